@@ -1,0 +1,5 @@
+import sys
+
+from pcs_oci.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,157 @@
+"""The argument parser of `pcs-oci`, built from the standard library only.
+
+Shell completion runs everything up to argcomplete.autocomplete() on every
+TAB, so nothing here may import jsonschema, oci or the library commands:
+handlers are named as "module:function" and imported after parsing.
+"""
+
+import argparse
+import os
+from typing import Any, List
+
+from pcs_oci import __version__
+
+PROG = "pcs-oci"
+DEFAULT_CONFIG_NOTE = "default: $PCS_OCI_CONFIG or /etc/pcs-oci/pcs-oci.json"
+
+
+def _vip_completer(prefix: str, parsed_args: Any, **_: Any) -> List[str]:
+    from pcs_oci.lib.commands.config_cmds import vip_names
+    from pcs_oci.lib.config import resolve_path
+
+    names = vip_names(resolve_path(getattr(parsed_args, "config", None)))
+    return [n for n in names if n.startswith(prefix)]
+
+
+def _file_completer(prefix: str, **_: Any) -> List[str]:
+    directory = os.path.dirname(prefix) or "."
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return []
+    found = []
+    for entry in entries:
+        path = (
+            entry
+            if directory == "." and not prefix.startswith("./")
+            else os.path.join(os.path.dirname(prefix), entry)
+        )
+        if not path.startswith(prefix):
+            continue
+        if os.path.isdir(path):
+            found.append(path + "/")
+        elif entry.endswith(".json"):
+            found.append(path)
+    return found
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=30)
+
+
+def _add_config_option(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    # On the top level and on every verb, so both `pcs-oci -c F verify` and
+    # `pcs-oci verify -c F` work; SUPPRESS keeps a verb from resetting it.
+    action = parser.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        default=None if top else argparse.SUPPRESS,
+        help="configuration file ({})".format(DEFAULT_CONFIG_NOTE),
+    )
+    action.completer = _file_completer  # type: ignore[attr-defined]
+
+
+def _verb(
+    subparsers: Any, name: str, handler: str, help_text: str, description: str = ""
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        name,
+        help=help_text,
+        description=description or help_text,
+        formatter_class=_Formatter,
+    )
+    parser.set_defaults(handler=handler)
+    _add_config_option(parser)
+    return parser
+
+
+def _add_config_verbs(subparsers: Any) -> None:
+    config = subparsers.add_parser(
+        "config",
+        help="check, show or create the configuration file",
+        description="Check, show or create the pcs-oci configuration file.",
+        formatter_class=_Formatter,
+    )
+    config.set_defaults(handler="pcs_oci.cli.config_cmd:no_subcommand", _parser=config)
+    verbs = config.add_subparsers(title="subcommands", metavar="SUBCOMMAND")
+
+    validate = _verb(
+        verbs,
+        "validate",
+        "pcs_oci.cli.config_cmd:validate",
+        "check a configuration file and report every problem",
+        "Check a configuration file against the schema and the rules beyond it,\n"
+        "and report every problem with its JSON path. Exit 0 valid, 1 invalid.",
+    )
+    action = validate.add_argument(
+        "file", nargs="?", metavar="FILE", help="file to check (default: the configuration file)"
+    )
+    action.completer = _file_completer  # type: ignore[attr-defined]
+
+    show = _verb(
+        verbs,
+        "show",
+        "pcs_oci.cli.config_cmd:show",
+        "print the effective configuration, defaults filled in",
+    )
+    show.add_argument("--json", action="store_true", help="print JSON")
+
+    init = _verb(
+        verbs,
+        "init",
+        "pcs_oci.cli.config_cmd:init",
+        "write a starting configuration file",
+        "Write a starting configuration file (atomically, mode 0644).\n\n"
+        "example:\n"
+        "  pcs-oci config init --node node1 --node node2 --vip 10.0.0.200/24",
+    )
+    init.add_argument(
+        "--node",
+        action="append",
+        default=[],
+        metavar="HOST[=VNIC]",
+        help="a cluster node as Pacemaker names it, optionally with its VNIC OCID (repeat)",
+    )
+    init.add_argument(
+        "--vip",
+        action="append",
+        default=[],
+        metavar="[NAME=]IP[/PREFIX]",
+        help="a virtual IP, optionally named and with its prefix length (repeat)",
+    )
+    init.add_argument("--cluster-name", default="", metavar="NAME", help="the cluster name")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=(
+            "Manage Pacemaker virtual IPs that move on Oracle Cloud Infrastructure:\n"
+            "the ocf:oci:IPaddr2 resource adds the address on the node and moves the\n"
+            "secondary private IP to that node's VNIC in OCI."
+        ),
+        epilog="See pcs-oci(8) and ocf_oci_IPaddr2(7).",
+        formatter_class=_Formatter,
+    )
+    parser.add_argument("--version", action="version", version="%(prog)s " + __version__)
+    parser.add_argument(
+        "--debug", action="store_true", help="show a traceback on an internal error"
+    )
+    _add_config_option(parser, top=True)
+    parser.set_defaults(handler="pcs_oci.cli.main:no_verb", _parser=parser)
+    verbs = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _add_config_verbs(verbs)
+    return parser

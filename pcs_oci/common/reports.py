@@ -1,0 +1,84 @@
+"""Report items: one problem each, with a stable code, a message and a fix.
+
+Library code never prints. It builds ReportItems and raises them inside a
+PcsOciError; the CLI prints them in one place (pcs_oci.cli.output). Tests
+assert on codes, not on wording.
+"""
+
+from typing import NamedTuple, Optional
+
+
+class ReportItem(NamedTuple):
+    code: str
+    message: str
+    # How to fix it: a command or a console step. Empty when obvious.
+    hint: str = ""
+    # Where: a JSON path in the config ("nodes[1].vnic_id"), a file, a node.
+    where: str = ""
+
+    def render(self) -> str:
+        text = "{}: {}".format(self.where, self.message) if self.where else self.message
+        if self.hint:
+            text = "{} ({})".format(text, self.hint)
+        return text
+
+
+# Stable report codes. Keep them sorted by area; never rename one that shipped.
+# config
+CONFIG_FILE_UNREADABLE = "CONFIG_FILE_UNREADABLE"
+CONFIG_FILE_EXISTS = "CONFIG_FILE_EXISTS"
+CONFIG_FILE_WRITE_FAILED = "CONFIG_FILE_WRITE_FAILED"
+CONFIG_JSON_SYNTAX = "CONFIG_JSON_SYNTAX"
+CONFIG_SCHEMA = "CONFIG_SCHEMA"
+CONFIG_DUPLICATE = "CONFIG_DUPLICATE"
+CONFIG_INVALID_VALUE = "CONFIG_INVALID_VALUE"
+# usage
+USAGE_INVALID_ARGUMENT = "USAGE_INVALID_ARGUMENT"
+# instance metadata
+IMDS_UNREACHABLE = "IMDS_UNREACHABLE"
+IMDS_BAD_RESPONSE = "IMDS_BAD_RESPONSE"
+VIP_NOT_IN_LOCAL_SUBNET = "VIP_NOT_IN_LOCAL_SUBNET"
+NODE_NOT_IN_CONFIG = "NODE_NOT_IN_CONFIG"
+# discovery of the other nodes through the OCI API
+NODE_NOT_FOUND = "NODE_NOT_FOUND"
+NODE_AMBIGUOUS = "NODE_AMBIGUOUS"
+VNIC_NOT_FOUND = "VNIC_NOT_FOUND"
+VNIC_AMBIGUOUS = "VNIC_AMBIGUOUS"
+# OCI API
+OCI_SDK_MISSING = "OCI_SDK_MISSING"
+OCI_AUTH_FAILED = "OCI_AUTH_FAILED"
+OCI_NOT_AUTHORIZED = "OCI_NOT_AUTHORIZED"
+OCI_NOT_FOUND = "OCI_NOT_FOUND"
+OCI_CONFLICT = "OCI_CONFLICT"
+OCI_THROTTLED = "OCI_THROTTLED"
+OCI_SERVICE_ERROR = "OCI_SERVICE_ERROR"
+OCI_REQUEST_ERROR = "OCI_REQUEST_ERROR"
+OCI_PRECONDITION_FAILED = "OCI_PRECONDITION_FAILED"
+OCI_TIMEOUT = "OCI_TIMEOUT"
+OCI_UNREACHABLE = "OCI_UNREACHABLE"
+OCI_CLOCK_SKEW = "OCI_CLOCK_SKEW"
+OCI_INVALID_CONFIG = "OCI_INVALID_CONFIG"
+VIP_IS_PRIMARY_IP = "VIP_IS_PRIMARY_IP"
+VIP_MOVE_NOT_CONFIRMED = "VIP_MOVE_NOT_CONFIRMED"
+VIP_AMBIGUOUS = "VIP_AMBIGUOUS"
+# cluster
+COMMAND_NOT_FOUND = "COMMAND_NOT_FOUND"
+COMMAND_FAILED = "COMMAND_FAILED"
+COMMAND_TIMEOUT = "COMMAND_TIMEOUT"
+CLUSTER_NOT_RUNNING = "CLUSTER_NOT_RUNNING"
+AGENT_NOT_INSTALLED = "AGENT_NOT_INSTALLED"
+RESOURCE_NOT_FOUND = "RESOURCE_NOT_FOUND"
+RESOURCE_NOT_OURS = "RESOURCE_NOT_OURS"
+CONFIGURE_STEP_FAILED = "CONFIGURE_STEP_FAILED"
+
+
+def item(code: str, message: str, hint: str = "", where: str = "") -> ReportItem:
+    return ReportItem(code, message, hint, where)
+
+
+def first_line(text: Optional[str]) -> str:
+    """The first non-empty line of a (stderr) text, for one-line messages."""
+    for line in (text or "").splitlines():
+        if line.strip():
+            return line.strip()
+    return ""

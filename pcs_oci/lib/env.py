@@ -1,0 +1,50 @@
+"""What library commands need from the outside world, created on first use.
+
+The CLI builds one Env per invocation; tests build one with fakes in place of
+the runner, the metadata client or the OCI API.
+"""
+
+from typing import Any, Callable, Optional
+
+from pcs_oci.lib import config as config_lib
+
+
+class Env:
+    def __init__(
+        self,
+        config_path: Optional[str] = None,
+        runner: Any = None,
+        imds: Any = None,
+        oci_api_factory: Optional[Callable[..., Any]] = None,
+    ):
+        self.config_path = config_lib.resolve_path(config_path)
+        self._runner = runner
+        self._imds = imds
+        self._oci_api_factory = oci_api_factory
+
+    def load_config(self) -> config_lib.Config:
+        return config_lib.load(self.config_path)
+
+    @property
+    def runner(self) -> Any:
+        if self._runner is None:
+            from pcs_oci.lib.runner import CommandRunner
+
+            self._runner = CommandRunner()
+        return self._runner
+
+    @property
+    def imds(self) -> Any:
+        if self._imds is None:
+            from pcs_oci.lib.imds import Imds
+
+            self._imds = Imds()
+        return self._imds
+
+    def oci_api(self, oci_config: config_lib.OciConfig) -> Any:
+        """An OciApi for the config's `oci` section (imports the SDK)."""
+        if self._oci_api_factory is not None:
+            return self._oci_api_factory(oci_config)
+        from pcs_oci.lib.oci_api import OciApi, settings_from_config
+
+        return OciApi(settings_from_config(oci_config))
