@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 APT_PACKAGES := pacemaker corosync pcs resource-agents pacemaker-cli-utils fence-agents \
 	libxml2-utils rpm rpmlint cpio python3-packaging mandoc groff-base man-db iproute2
 
-.PHONY: check deps venv lint typecheck vermin test test-unit demo clean
+.PHONY: check deps venv lint typecheck vermin test test-unit demo clean install-agent
 
 check: deps venv lint typecheck vermin test
 
@@ -65,3 +65,16 @@ clean:
 demo: deps venv
 	$(VENV)/bin/pcs-oci config validate conf/pcs-oci.json
 	$(VENV)/bin/pcs-oci -c conf/pcs-oci.json config show
+
+# Install the agent entry point with the Python that has pcs_oci:
+#   make install-agent DESTDIR=/tmp/root AGENT_PYTHON=/usr/bin/python3
+AGENT_PYTHON ?= $(abspath $(VPY))
+AGENT_DIR ?= $(DESTDIR)/usr/lib/ocf/resource.d/oci
+install-agent:
+	install -d -m 0755 $(AGENT_DIR)
+	sed 's|^PCS_OCI_PYTHON=.*|PCS_OCI_PYTHON=$(AGENT_PYTHON)|' agents/IPaddr2 > $(AGENT_DIR)/IPaddr2.tmp
+	chmod 0755 $(AGENT_DIR)/IPaddr2.tmp && mv $(AGENT_DIR)/IPaddr2.tmp $(AGENT_DIR)/IPaddr2
+
+# The golden meta-data the tests compare the agent's output with.
+metadata-update: venv
+	OCF_ROOT=/usr/lib/ocf $(VPY) -m pcs_oci.agent meta-data > tests/data/metadata/IPaddr2.xml

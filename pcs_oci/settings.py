@@ -19,6 +19,7 @@ CRM_MON = "/usr/sbin/crm_mon"
 CRM_NODE = "/usr/sbin/crm_node"
 CRM_RESOURCE = "/usr/sbin/crm_resource"
 CIBADMIN = "/usr/sbin/cibadmin"
+CRM_ATTRIBUTE = "/usr/sbin/crm_attribute"
 IP = "/sbin/ip"
 
 DEFAULT_STICKINESS = 100

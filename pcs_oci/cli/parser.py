@@ -135,6 +135,54 @@ def _add_config_verbs(subparsers: Any) -> None:
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
 
 
+def _add_cluster_verbs(subparsers: Any) -> None:
+    configure = _verb(
+        subparsers,
+        "configure",
+        "pcs_oci.cli.cluster_cmd:configure",
+        "create or update the cluster's VIP resources to match the config",
+        "Create each VIP as an ocf:oci:IPaddr2 resource through pcs, or update only\n"
+        "what differs from the config (a running VIP is never re-created).\n"
+        "Everything is checked before anything is changed.",
+    )
+    configure.add_argument(
+        "--dry-run", action="store_true", help="print the pcs commands, change nothing"
+    )
+    configure.add_argument(
+        "--set-defaults",
+        action="store_true",
+        help="also set the cluster-wide resource-stickiness default (affects every resource)",
+    )
+
+    unconfigure = _verb(
+        subparsers,
+        "unconfigure",
+        "pcs_oci.cli.cluster_cmd:unconfigure",
+        "delete VIP resources that pcs-oci created",
+        "Delete ocf:oci:IPaddr2 resources by name (pcs stops them first). The\n"
+        "secondary private IP stays assigned in OCI.",
+    )
+    action = unconfigure.add_argument("names", nargs="+", metavar="NAME", help="VIP resource name")
+    action.completer = _vip_completer  # type: ignore[attr-defined]
+    unconfigure.add_argument(
+        "--dry-run", action="store_true", help="print the pcs commands, change nothing"
+    )
+
+
+def _add_status_verb(subparsers: Any) -> None:
+    status = _verb(
+        subparsers,
+        "status",
+        "pcs_oci.cli.cluster_cmd:status",
+        "show each VIP as Pacemaker, this node and OCI see it",
+        "Show each VIP from the three places that must agree: the node Pacemaker\n"
+        "runs it on, whether this node has the address, and the VNIC (and node)\n"
+        "OCI assigns the private IP to. Exit 0 when all agree, 3 when not.",
+    )
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.add_argument("--no-oci", action="store_true", help="do not call the OCI API")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -154,4 +202,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(handler="pcs_oci.cli.main:no_verb", _parser=parser)
     verbs = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_config_verbs(verbs)
+    _add_cluster_verbs(verbs)
+    _add_status_verb(verbs)
     return parser

@@ -35,6 +35,8 @@ class Vip(NamedTuple):
     cidr_netmask: Optional[int] = None
     nic: Optional[str] = None
     monitor_interval: str = settings.DEFAULT_MONITOR_INTERVAL
+    monitor_api: bool = False
+    monitor_api_interval: int = 60
 
     @property
     def address(self) -> IPAddress:
@@ -506,6 +508,8 @@ def from_document(doc: Dict[str, Any], path: Optional[str] = None) -> Config:
                 cidr_netmask=v.get("cidr_netmask"),
                 nic=v.get("nic"),
                 monitor_interval=v.get("monitor_interval", settings.DEFAULT_MONITOR_INTERVAL),
+                monitor_api=v.get("monitor_api", False),
+                monitor_api_interval=v.get("monitor_api_interval", 60),
             )
             for v in doc["vips"]
         ],

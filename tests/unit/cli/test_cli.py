@@ -142,6 +142,8 @@ def test_config_option_before_or_after_verb(position: str) -> None:
         "ip": "10.0.0.200",
         "cidr_netmask": 24,
         "monitor_interval": "10s",
+        "monitor_api": False,
+        "monitor_api_interval": 60,
     }
     assert shown["oci"] == {"auth": "instance_principal", "timeout": 10}
 

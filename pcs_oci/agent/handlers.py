@@ -1,0 +1,321 @@
+"""The actions of ocf:oci:IPaddr2: start, stop, monitor, validate-all.
+
+The contract (see ocf_oci_IPaddr2(7)):
+- start moves the private IP to this node's VNIC in OCI, then runs IPaddr2
+  start, then confirms with IPaddr2 monitor. A cloud failure is
+  OCF_ERR_GENERIC (Pacemaker tries another node); OCF_ERR_CONFIGURED only for
+  a real configuration mistake, since it bans the resource everywhere.
+- stop is IPaddr2 stop and nothing else: it must succeed with OCI down.
+- monitor is IPaddr2 monitor; with monitor_api it also checks OCI at most
+  every monitor_api_interval, and only a definite "OCI has the VIP on
+  another VNIC" makes it report not running. Transient errors log one warning.
+"""
+
+import os
+import subprocess
+import time
+from typing import Any, Callable, Dict, Mapping, Optional
+
+from pcs_oci import settings
+from pcs_oci.agent import ipaddr2, ocf, state
+from pcs_oci.agent.params import AgentError, OciParams, parse
+from pcs_oci.common import reports
+from pcs_oci.lib.errors import CloudError, PcsOciError
+
+# Time kept back from the op timeout for IPaddr2 start and its confirmation.
+IPADDR2_RESERVE_SECONDS = 10.0
+DEFAULT_TIMEOUTS = {"start": 90.0, "monitor": 40.0, "validate-all": 30.0}
+
+
+class Context:
+    """What a handler needs: the OCF environment and ways to reach the world.
+
+    Tests replace `imds_factory` and `api_factory` with fakes.
+    """
+
+    def __init__(
+        self,
+        action: str,
+        environ: Mapping[str, str],
+        plumbing: Any,
+        imds_factory: Optional[Callable[[], Any]] = None,
+        api_factory: Optional[Callable[[Any], Any]] = None,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.action = action
+        self.environ = environ
+        self.plumbing = plumbing
+        self.values = ocf.parameters(environ)
+        self._imds_factory = imds_factory
+        self._api_factory = api_factory
+        self.clock = clock
+        self.started = time.monotonic()
+
+    @property
+    def log(self) -> Any:
+        return self.plumbing.logger
+
+    def op_timeout(self) -> float:
+        raw = ocf.meta(self.environ, "timeout")
+        if raw and raw.isdigit() and int(raw) > 0:
+            return int(raw) / 1000.0
+        return DEFAULT_TIMEOUTS.get(self.action, 20.0)
+
+    def remaining(self) -> float:
+        return self.op_timeout() - (time.monotonic() - self.started)
+
+    def node_name(self) -> str:
+        name = ocf.meta(self.environ, "on_node")
+        if name:
+            return name
+        try:
+            proc = subprocess.run(
+                [settings.CRM_NODE, "-n"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"},
+            )
+            if proc.returncode == 0 and proc.stdout.strip():
+                return proc.stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        return os.uname().nodename
+
+    def imds(self) -> Any:
+        if self._imds_factory is not None:
+            return self._imds_factory()
+        from pcs_oci.lib.imds import Imds
+
+        return Imds()
+
+    def api(self, p: OciParams, seconds: float) -> Any:
+        """An OciApi whose worst case fits in `seconds` (imports the SDK)."""
+        from pcs_oci.lib import oci_api
+
+        settings = oci_api.OciSettings(
+            auth=p.auth,
+            config_file=p.oci_config_file if p.auth == "api_key" else None,
+            profile=p.oci_profile if p.auth == "api_key" else None,
+            region=p.region,
+            endpoint=p.endpoint,
+            proxy=p.proxy,
+            timeout=p.api_timeout,
+        )
+        settings = fit_budget(settings, seconds, oci_api.worst_case_seconds)
+        if self._api_factory is not None:
+            return self._api_factory(settings)
+        return oci_api.OciApi(settings)
+
+
+def fit_budget(settings: Any, seconds: float, worst_case: Callable[[Any], float]) -> Any:
+    """Shrink the retry budget (then the per-call timeout) until the worst
+    case fits in `seconds`: the agent must answer inside its op timeout."""
+    while worst_case(settings) > seconds and settings.max_total_seconds > 1:
+        settings = settings._replace(max_total_seconds=max(1.0, settings.max_total_seconds - 1))
+    while worst_case(settings) > seconds and settings.timeout > 2:
+        settings = settings._replace(timeout=max(2, int(settings.timeout) - 1))
+    return settings
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _cloud_reason(what: str, error: PcsOciError) -> str:
+    return "{}: {}".format(what, "; ".join(r.render() for r in error.reports))
+
+
+def _local_vnic(ctx: Context, p: OciParams) -> str:
+    node = ctx.node_name()
+    if node in p.vnic_ids:
+        return p.vnic_ids[node]
+    from pcs_oci.lib.imds import read_node_facts, vnic_for_ip
+
+    try:
+        facts = read_node_facts(ctx.imds())
+        return str(vnic_for_ip(facts, p.ip).vnic_id)
+    except CloudError as e:
+        raise AgentError(
+            ocf.OCF_ERR_GENERIC, _cloud_reason("cannot find this node's VNIC", e)
+        ) from None
+    except PcsOciError as e:
+        # The VIP is in none of this node's subnets, or is its primary IP:
+        # this node cannot hold it, another may.
+        raise AgentError(
+            ocf.OCF_ERR_INSTALLED,
+            _cloud_reason("node {} cannot hold {}".format(node, p.ip), e),
+        ) from None
+
+
+def _check_api_key_file(p: OciParams) -> None:
+    if p.auth == "api_key" and not os.path.isfile(os.path.expanduser(p.oci_config_file)):
+        raise AgentError(
+            ocf.OCF_ERR_INSTALLED,
+            "oci_config_file {} does not exist on this node (auth=api_key needs it on every "
+            "node)".format(p.oci_config_file),
+        )
+
+
+def _api_failure(what: str, error: PcsOciError) -> AgentError:
+    codes = set(error.codes)
+    if isinstance(error, CloudError):
+        return AgentError(ocf.OCF_ERR_GENERIC, _cloud_reason(what, error))
+    if reports.OCI_SDK_MISSING in codes:
+        return AgentError(ocf.OCF_ERR_INSTALLED, _cloud_reason(what, error))
+    # VIP_IS_PRIMARY_IP, a bad endpoint/proxy/region: the same on every node.
+    return AgentError(ocf.OCF_ERR_CONFIGURED, _cloud_reason(what, error))
+
+
+# ---------------------------------------------------------------- actions
+
+
+def start(ctx: Context) -> int:
+    p = parse(ctx.values)
+    _check_api_key_file(p)
+    vnic_id = _local_vnic(ctx, p)
+    from pcs_oci.lib.vip import assign_vip
+
+    try:
+        api = ctx.api(p, ctx.remaining() - IPADDR2_RESERVE_SECONDS)
+        result = assign_vip(api, vnic_id, p.ip)
+    except PcsOciError as e:
+        raise _api_failure("moving {} to VNIC {} in OCI failed".format(p.ip, vnic_id), e) from None
+    if result.action == "moved":
+        ctx.log.info(
+            "moved %s in OCI from VNIC %s to this node's VNIC %s",
+            p.ip,
+            result.previous_vnic_id,
+            vnic_id,
+        )
+    elif result.action == "created":
+        ctx.log.info("created %s as a secondary private IP on VNIC %s", p.ip, vnic_id)
+    state.save(
+        ctx.environ,
+        {
+            "ip": p.ip,
+            "vnic_id": vnic_id,
+            "private_ip_id": result.private_ip_id,
+            "checked_at": ctx.clock(),
+            "warned": False,
+        },
+    )
+    rc = ipaddr2.run("start", ctx.environ)
+    if rc != ocf.OCF_SUCCESS:
+        return rc  # IPaddr2 has printed its own exit reason
+    rc = ipaddr2.run("monitor", ctx.environ)
+    if rc != ocf.OCF_SUCCESS:
+        raise AgentError(
+            ocf.OCF_ERR_GENERIC,
+            "IPaddr2 start succeeded but its monitor then returned {}".format(rc),
+        )
+    return ocf.OCF_SUCCESS
+
+
+def stop(ctx: Context) -> int:
+    # No parameter parsing and no cloud: a stop that fails gets the node fenced.
+    rc = ipaddr2.run("stop", ctx.environ)
+    if rc == ocf.OCF_SUCCESS:
+        state.remove(ctx.environ)
+    return rc
+
+
+def monitor(ctx: Context) -> int:
+    rc = ipaddr2.run("monitor", ctx.environ)
+    if rc != ocf.OCF_SUCCESS or ocf.is_probe(ctx.action, ctx.environ):
+        return rc
+    try:
+        p = parse(ctx.values)
+    except AgentError as e:
+        ctx.log.warning("monitor_api check skipped: %s", e.reason)
+        return rc
+    if not p.monitor_api:
+        return rc
+    return _monitor_api(ctx, p)
+
+
+def _monitor_api(ctx: Context, p: OciParams) -> int:
+    saved: Dict[str, Any] = state.load(ctx.environ) or {}
+    now = ctx.clock()
+    if saved.get("ip") == p.ip and now - float(saved.get("checked_at", 0)) < p.monitor_api_interval:
+        return ocf.OCF_SUCCESS
+    try:
+        holder, vnic_id, private_ip_id = _where_in_oci(ctx, p, saved)
+    except (PcsOciError, AgentError) as e:
+        reason = e.reason if isinstance(e, AgentError) else _cloud_reason("OCI check", e)
+        if not saved.get("warned"):
+            ctx.log.warning(
+                "cannot check the VIP's assignment in OCI (the address is up; not failing "
+                "the resource): %s",
+                reason,
+            )
+        state.save(ctx.environ, dict(saved, ip=p.ip, checked_at=now, warned=True))
+        return ocf.OCF_SUCCESS
+    state.save(
+        ctx.environ,
+        dict(
+            saved,
+            ip=p.ip,
+            vnic_id=vnic_id,
+            private_ip_id=private_ip_id,
+            checked_at=now,
+            warned=False,
+        ),
+    )
+    if holder != vnic_id:
+        ctx.plumbing.exit_reason(
+            "OCI assigns {} to VNIC {}, not to this node's VNIC {}: it was moved outside "
+            "the cluster".format(p.ip, holder or "(none)", vnic_id)
+        )
+        return ocf.OCF_NOT_RUNNING
+    return ocf.OCF_SUCCESS
+
+
+def _where_in_oci(ctx: Context, p: OciParams, saved: Dict[str, Any]) -> Any:
+    """(VNIC holding the VIP in OCI, this node's VNIC, private IP OCID)."""
+    vnic_id = saved.get("vnic_id") if saved.get("ip") == p.ip else None
+    private_ip_id = saved.get("private_ip_id") if vnic_id else None
+    if not vnic_id:
+        vnic_id = _local_vnic(ctx, p)
+    api = ctx.api(p, ctx.remaining() - 2)
+    with api.budget():
+        if private_ip_id:
+            tagged = (
+                api.get_ipv6(private_ip_id) if ":" in p.ip else api.get_private_ip(private_ip_id)
+            )
+            return tagged.data.get("vnic_id"), vnic_id, private_ip_id
+        from pcs_oci.lib.vip import where_is_vip
+
+        subnet_id = api.get_vnic(vnic_id)["subnet_id"]
+        info = where_is_vip(api, p.ip, subnet_id)
+        if info is None:
+            return None, vnic_id, None
+        return info.vnic_id, vnic_id, info.id
+
+
+def validate_all(ctx: Context) -> int:
+    p = parse(ctx.values)
+    _check_api_key_file(p)
+    rc = ipaddr2.run("validate-all", ctx.environ)
+    if rc != ocf.OCF_SUCCESS:
+        return rc
+    if ctx.node_name() not in p.vnic_ids:
+        _local_vnic(ctx, p)
+    if p.endpoint or p.proxy or p.region:
+        from pcs_oci.lib import oci_api
+
+        problems = oci_api.check_settings(
+            oci_api.OciSettings(auth=p.auth, region=p.region, endpoint=p.endpoint, proxy=p.proxy)
+        )
+        if problems:
+            raise AgentError(ocf.OCF_ERR_CONFIGURED, problems[0].render())
+    return ocf.OCF_SUCCESS
+
+
+HANDLERS: Dict[str, Callable[[Context], int]] = {
+    "start": start,
+    "stop": stop,
+    "monitor": monitor,
+    "status": monitor,
+    "validate-all": validate_all,
+}

@@ -1,0 +1,95 @@
+"""OCF plumbing: return codes, exit reasons, logging, the parameter environment.
+
+Logging and exit reasons go through resource-agents' own ocf.py
+($OCF_ROOT/lib/heartbeat/ocf.py, shipped on EL9 and Debian) so our messages
+land where every other agent's do; a minimal stand-in keeps the handlers
+importable in unit tests on machines without resource-agents.
+"""
+
+import logging
+import os
+import sys
+from typing import Any, Dict, Mapping, Optional
+
+OCF_SUCCESS = 0
+OCF_ERR_GENERIC = 1
+OCF_ERR_ARGS = 2
+OCF_ERR_UNIMPLEMENTED = 3
+OCF_ERR_PERM = 4
+OCF_ERR_INSTALLED = 5
+OCF_ERR_CONFIGURED = 6
+OCF_NOT_RUNNING = 7
+
+TRUE_VALUES = ("yes", "true", "1", "on", "y", "ja")
+FALSE_VALUES = ("no", "false", "0", "off", "n", "nein")
+
+
+def ocf_root(environ: Optional[Mapping[str, str]] = None) -> str:
+    return (environ if environ is not None else os.environ).get("OCF_ROOT", "/usr/lib/ocf")
+
+
+def _resource_agents_ocf() -> Any:
+    libdir = os.path.join(ocf_root(), "lib", "heartbeat")
+    if os.path.isfile(os.path.join(libdir, "ocf.py")):
+        if libdir not in sys.path:
+            sys.path.append(libdir)
+        try:
+            import ocf
+
+            return ocf
+        except Exception:  # noqa: BLE001 - a broken ocf.py must not break the agent
+            return None
+    return None
+
+
+class Plumbing:
+    """Where exit reasons and log lines go."""
+
+    def __init__(self) -> None:
+        self._ocf = _resource_agents_ocf()
+        if self._ocf is not None:
+            self.logger: Any = self._ocf.logger
+        else:
+            logger = logging.getLogger("ocf:oci:IPaddr2")
+            if not logger.handlers:
+                handler = logging.StreamHandler(sys.stderr)
+                handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+                logger.addHandler(handler)
+                logger.setLevel(logging.INFO)
+            self.logger = logger
+
+    def exit_reason(self, message: str) -> None:
+        # One line: Pacemaker shows it in `pcs status` / crm_mon.
+        message = " ".join(message.split())
+        if self._ocf is not None:
+            self._ocf.ocf_exit_reason(message)
+        else:
+            prefix = os.environ.get("OCF_EXIT_REASON_PREFIX", "ocf-exit-reason:")
+            sys.stderr.write("{}{}\n".format(prefix, message))
+            sys.stderr.flush()
+
+
+def is_true(value: Optional[str]) -> bool:
+    return (value or "").strip().lower() in TRUE_VALUES
+
+
+def is_bool(value: Optional[str]) -> bool:
+    return (value or "").strip().lower() in TRUE_VALUES + FALSE_VALUES
+
+
+def parameters(environ: Mapping[str, str]) -> Dict[str, str]:
+    """OCF_RESKEY_<name> -> name, for the resource's own parameters."""
+    prefix = "OCF_RESKEY_"
+    return {
+        k[len(prefix) :]: v
+        for k, v in environ.items()
+        if k.startswith(prefix) and not k.startswith(prefix + "CRM_meta_")
+    }
+
+
+def meta(environ: Mapping[str, str], name: str) -> Optional[str]:
+    return environ.get("OCF_RESKEY_CRM_meta_" + name)
+
+
+def is_probe(action: str, environ: Mapping[str, str]) -> bool:
+    return action == "monitor" and (meta(environ, "interval") or "0") == "0"

@@ -1,0 +1,75 @@
+"""`pcs-oci configure` and `unconfigure`."""
+
+import argparse
+
+from pcs_oci.common import exit_codes
+from pcs_oci.lib.commands import configure as configure_lib
+from pcs_oci.lib.env import Env
+
+
+def configure(env: Env, args: argparse.Namespace) -> int:
+    result = configure_lib.configure(env, dry_run=args.dry_run, set_defaults=args.set_defaults)
+    if args.dry_run:
+        steps = result.steps
+        if not steps:
+            print("# nothing to do: the cluster matches {}".format(env.config_path))
+        for step in steps:
+            print("# {}".format(step.description))
+            print(step.command)
+        return exit_codes.OK
+    for plan in result.vips:
+        if plan.action == "unchanged":
+            print("{}: unchanged".format(plan.name))
+        elif plan.action == "create":
+            print("{}: created".format(plan.name))
+        else:
+            print("{}: updated ({})".format(plan.name, "; ".join(plan.changes)))
+    for step in result.extra_steps:
+        print("done: {}".format(step.description))
+    return exit_codes.OK
+
+
+def unconfigure(env: Env, args: argparse.Namespace) -> int:
+    steps = configure_lib.unconfigure(env, args.names, dry_run=args.dry_run)
+    for step in steps:
+        print(step.command if args.dry_run else "{}: deleted".format(step.vip))
+    return exit_codes.OK
+
+
+def status(env: Env, args: argparse.Namespace) -> int:
+    from pcs_oci.cli import output
+    from pcs_oci.lib.commands.status import status as status_lib
+
+    dto = status_lib(env, with_oci=not args.no_oci)
+    if args.json:
+        output.print_json(dto.to_dict())
+    else:
+        rows = []
+        for v in dto.vips:
+            oci = (
+                v.oci_error
+                and "? ({})".format(v.oci_error[:60])
+                or (
+                    "{} ({})".format(v.oci_node or "unknown node", v.oci_vnic_id)
+                    if v.oci_vnic_id
+                    else "not assigned"
+                )
+            )
+            rows.append(
+                [
+                    v.name,
+                    v.ip,
+                    "{} on {}".format(v.pacemaker_state, ",".join(v.pacemaker_nodes))
+                    if v.pacemaker_nodes
+                    else v.pacemaker_state,
+                    "yes" if v.local_has_address else "no",
+                    oci,
+                    "yes" if v.agree else "NO",
+                ]
+            )
+        header = ["VIP", "IP", "PACEMAKER", "ADDRESS ON " + dto.local_node, "OCI", "AGREE"]
+        print(output.table(rows, header))
+        for v in dto.vips:
+            for problem in v.problems:
+                print("{}: {}".format(v.name, problem))
+    return exit_codes.OK if dto.agree else exit_codes.PRECONDITION

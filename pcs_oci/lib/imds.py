@@ -1,0 +1,334 @@
+"""Instance metadata service (IMDS v2) client and the facts it gives us.
+
+Stdlib only: the resource agent reads IMDS on every start, so this module
+must not import `oci` (0.4 s, 70 MB) or anything else heavy.
+
+The base URL is `OCI_METADATA_BASE_URL` when set (the same variable, read the
+same way, as the SDK's instance-principal signer), else
+settings.IMDS_BASE_URL. Requests carry `Authorization: Bearer Oracle`, never
+go through a proxy (IMDS is link-local; a proxy would answer for the wrong
+host or add X-Forwarded-For, which IMDS v2 rejects) and are retried briefly:
+IMDS has millisecond windows where it answers 404 while it is updated, and it
+has been seen answering 429 to bursts.
+"""
+
+import http.client
+import ipaddress
+import json
+import os
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Union
+
+from pcs_oci import settings
+from pcs_oci.common import reports
+from pcs_oci.lib.errors import CloudError, ConfigError
+
+AUTH_HEADERS = {"Authorization": "Bearer Oracle"}
+# Per-try timeout: IMDS is link-local and answers in milliseconds.
+DEFAULT_TIMEOUT = 2.0
+# Bound on all tries of one request, sleeps included.
+DEFAULT_MAX_TOTAL_SECONDS = 5.0
+# An instance document is a few KiB; do not read a runaway body.
+_MAX_BODY = 1024 * 1024
+
+IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+
+
+def _retryable(status: int) -> bool:
+    return status in (404, 429) or 500 <= status <= 599
+
+
+def base_url_from_env() -> str:
+    # Whitespace-only counts as unset, as in the SDK.
+    value = (os.environ.get(settings.IMDS_BASE_URL_ENV) or "").strip()
+    return value or settings.IMDS_BASE_URL
+
+
+class Imds:
+    """GET JSON documents from IMDS v2, retrying within a time bound."""
+
+    def __init__(
+        self,
+        base_url: Optional[str] = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_total_seconds: float = DEFAULT_MAX_TOTAL_SECONDS,
+        backoff: float = 0.1,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        base = (base_url or base_url_from_env()).rstrip("/")
+        parsed = urllib.parse.urlsplit(base)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ConfigError(
+                reports.item(
+                    reports.CONFIG_INVALID_VALUE,
+                    "instance metadata base URL {!r} is not an http URL".format(base),
+                    "set {} to http://HOST[:PORT]/opc/v2 or unset it".format(
+                        settings.IMDS_BASE_URL_ENV
+                    ),
+                )
+            )
+        self.base_url = base
+        self.timeout = timeout
+        self.max_total_seconds = max_total_seconds
+        self.backoff = backoff
+        self._sleep = sleep
+        # An empty ProxyHandler disables http_proxy/https_proxy from the env.
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def get(self, path: str) -> bytes:
+        """The raw body of GET base/path, or CloudError after the time bound."""
+        url = "{}/{}".format(self.base_url, path.lstrip("/"))
+        deadline = time.monotonic() + self.max_total_seconds
+        attempt = 0
+        while True:
+            attempt += 1
+            wait = self.backoff * (2 ** (attempt - 1))
+            remaining = deadline - time.monotonic()
+            request = urllib.request.Request(url, headers=AUTH_HEADERS)  # noqa: S310 - http(s) checked
+            try:
+                with self._opener.open(
+                    request, timeout=max(0.05, min(self.timeout, remaining))
+                ) as resp:
+                    return bytes(resp.read(_MAX_BODY))
+            except urllib.error.HTTPError as e:
+                status = e.code
+                retry_after = e.headers.get("Retry-After") if e.headers else None
+                e.close()
+                if not _retryable(status):
+                    raise CloudError(
+                        reports.item(
+                            reports.IMDS_BAD_RESPONSE,
+                            "instance metadata service at {} answered HTTP {}".format(url, status),
+                            "IMDS v2 must be enabled on the instance and reached without a proxy",
+                        ),
+                        status=status,
+                    ) from None
+                reason = "HTTP {}".format(status)
+                wait = max(wait, _seconds(retry_after))
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
+                reason = _reason(e, self.timeout)
+            if time.monotonic() + wait >= deadline:
+                raise CloudError(
+                    reports.item(
+                        reports.IMDS_UNREACHABLE,
+                        "instance metadata service unreachable at {}: {}".format(url, reason),
+                        "this must run on an OCI instance; {} overrides the address".format(
+                            settings.IMDS_BASE_URL_ENV
+                        ),
+                    ),
+                    transient=True,
+                ) from None
+            self._sleep(wait)
+
+    def get_json(self, path: str) -> Any:
+        body = self.get(path)
+        try:
+            return json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise _bad_response(path, "not JSON: {!r}".format(body[:60])) from None
+
+    def instance(self) -> Dict[str, Any]:
+        doc = self.get_json("instance/")
+        if not isinstance(doc, dict):
+            raise _bad_response("instance/", "expected a JSON object")
+        return doc
+
+    def vnics(self) -> List[Dict[str, Any]]:
+        doc = self.get_json("vnics/")
+        if not isinstance(doc, list) or not all(isinstance(v, dict) for v in doc):
+            raise _bad_response("vnics/", "expected a JSON list of objects")
+        return doc
+
+
+def _seconds(retry_after: Optional[str]) -> float:
+    # Honour a short Retry-After only; the time bound caps it anyway.
+    try:
+        return min(max(float(retry_after or 0), 0.0), 1.0)
+    except ValueError:
+        return 0.0
+
+
+def _reason(error: BaseException, timeout: float) -> str:
+    inner = getattr(error, "reason", error)
+    if isinstance(inner, (socket.timeout, TimeoutError)):
+        return "no answer within {:g} s".format(timeout)
+    text = reports.first_line(str(inner)) or type(inner).__name__
+    return text
+
+
+def _bad_response(path: str, what: str) -> CloudError:
+    return CloudError(
+        reports.item(
+            reports.IMDS_BAD_RESPONSE,
+            "instance metadata service sent a bad /{} document: {}".format(path, what),
+        )
+    )
+
+
+class VnicFacts(NamedTuple):
+    vnic_id: str
+    private_ip: str
+    subnet_cidr: str
+    mac: str
+    virtual_router_ip: str
+    is_primary: bool
+    nic_index: Optional[int]
+    vlan_tag: Optional[int]
+    ipv6_subnet_cidr: Optional[str]
+    ipv6_addresses: List[str]
+
+    def networks(self) -> List[IPNetwork]:
+        """The subnets this VNIC is in (IPv4, and IPv6 when it has one)."""
+        nets: List[IPNetwork] = [ipaddress.ip_network(self.subnet_cidr, strict=False)]
+        if self.ipv6_subnet_cidr:
+            nets.append(ipaddress.ip_network(self.ipv6_subnet_cidr, strict=False))
+        return nets
+
+
+class NodeFacts(NamedTuple):
+    hostname: str
+    instance_id: str
+    display_name: str
+    # Canonical ("us-ashburn-1") when IMDS says so; see _canonical_region.
+    region: str
+    availability_domain: str
+    fault_domain: str
+    compartment_id: str
+    tenancy_id: Optional[str]
+    vnics: List[VnicFacts]
+
+
+def read_node_facts(imds: Imds) -> NodeFacts:
+    """This instance and its VNICs, from two IMDS requests."""
+    doc = imds.instance()
+    vnics = [_vnic_facts(entry, index) for index, entry in enumerate(imds.vnics())]
+    if not vnics:
+        raise _bad_response("vnics/", "no VNICs listed")
+    return NodeFacts(
+        hostname=_text(doc, "hostname", "instance/", required=False) or socket.gethostname(),
+        instance_id=_text(doc, "id", "instance/"),
+        display_name=_text(doc, "displayName", "instance/", required=False),
+        region=_canonical_region(doc),
+        availability_domain=_text(doc, "availabilityDomain", "instance/", required=False),
+        fault_domain=_text(doc, "faultDomain", "instance/", required=False),
+        compartment_id=_text(doc, "compartmentId", "instance/"),
+        tenancy_id=_text(doc, "tenantId", "instance/", required=False) or None,
+        vnics=vnics,
+    )
+
+
+def _canonical_region(doc: Dict[str, Any]) -> str:
+    # `region` is the short code ("iad"); mapping it needs the SDK's table,
+    # which this module must not import, so prefer the canonical fields.
+    info = doc.get("regionInfo")
+    for value in (
+        doc.get("canonicalRegionName"),
+        info.get("regionIdentifier") if isinstance(info, dict) else None,
+        doc.get("region"),
+    ):
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    raise _bad_response("instance/", "no region")
+
+
+def _text(doc: Dict[str, Any], key: str, path: str, required: bool = True) -> str:
+    value = doc.get(key)
+    if isinstance(value, str) and value:
+        return value
+    if required or value is not None and not isinstance(value, str):
+        raise _bad_response(path, "field {!r} is missing or not a string".format(key))
+    return ""
+
+
+def _int_or_none(value: Any) -> Optional[int]:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _vnic_facts(entry: Dict[str, Any], index: int) -> VnicFacts:
+    where = "vnics/ entry {}".format(index)
+    private_ip = _text(entry, "privateIp", where)
+    cidr = _text(entry, "subnetCidrBlock", where)
+    ipv6_cidr = entry.get("ipv6SubnetCidrBlock")
+    if isinstance(ipv6_cidr, list):
+        ipv6_cidr = ipv6_cidr[0] if ipv6_cidr else None
+    ipv6_addresses = entry.get("ipv6Addresses") or []
+    try:
+        ipaddress.ip_address(private_ip)
+        ipaddress.ip_network(cidr, strict=False)
+        if ipv6_cidr is not None:
+            ipaddress.ip_network(str(ipv6_cidr), strict=False)
+        if not isinstance(ipv6_addresses, list):
+            raise ValueError("ipv6Addresses is not a list")
+        ipv6_list = [str(ipaddress.ip_address(str(a))) for a in ipv6_addresses]
+    except ValueError as e:
+        raise _bad_response("vnics/", "{}: {}".format(where, e)) from None
+    return VnicFacts(
+        vnic_id=_text(entry, "vnicId", where),
+        private_ip=private_ip,
+        subnet_cidr=cidr,
+        mac=_text(entry, "macAddr", where, required=False).lower(),
+        virtual_router_ip=_text(entry, "virtualRouterIp", where, required=False),
+        # IMDS lists the primary VNIC first (cloud-init relies on it too).
+        is_primary=index == 0,
+        nic_index=_int_or_none(entry.get("nicIndex")),
+        vlan_tag=_int_or_none(entry.get("vlanTag")),
+        ipv6_subnet_cidr=str(ipv6_cidr) if ipv6_cidr else None,
+        ipv6_addresses=ipv6_list,
+    )
+
+
+def parse_ip(ip: str, what: str = "VIP") -> IPAddress:
+    try:
+        return ipaddress.ip_address(ip.strip())
+    except (ValueError, AttributeError):
+        raise ConfigError(
+            reports.item(
+                reports.CONFIG_INVALID_VALUE,
+                "{} {!r} is not an IP address".format(what, ip),
+                "write it as 10.0.0.10 or 2001:db8::10, without a prefix length",
+            )
+        ) from None
+
+
+def vnics_for_ip(facts_or_vnics: Union[NodeFacts, Sequence[VnicFacts]], ip: str) -> List[VnicFacts]:
+    """Every local VNIC whose subnet contains ip, primary first; may be empty."""
+    vnics = facts_or_vnics.vnics if isinstance(facts_or_vnics, NodeFacts) else facts_or_vnics
+    address = parse_ip(ip)
+    return [v for v in vnics if any(address in net for net in v.networks())]
+
+
+def vnic_for_ip(facts_or_vnics: Union[NodeFacts, Sequence[VnicFacts]], ip: str) -> VnicFacts:
+    """The local VNIC that would hold the VIP ip (exact subnet containment).
+
+    With several VNICs in the VIP's subnet the first in IMDS order wins (the
+    primary VNIC when it is one of them).
+    """
+    vnics = facts_or_vnics.vnics if isinstance(facts_or_vnics, NodeFacts) else facts_or_vnics
+    address = parse_ip(ip)
+    for vnic in vnics:
+        if ipaddress.ip_address(vnic.private_ip) == address:
+            raise ConfigError(
+                reports.item(
+                    reports.VIP_IS_PRIMARY_IP,
+                    "VIP {} is the primary private IP of VNIC {}".format(address, vnic.vnic_id),
+                    "the VIP must be a secondary private IP; a primary IP cannot move",
+                )
+            )
+    found = vnics_for_ip(vnics, ip)
+    if not found:
+        local = ", ".join(
+            "{} ({})".format(str(net), v.vnic_id) for v in vnics for net in v.networks()
+        )
+        raise ConfigError(
+            reports.item(
+                reports.VIP_NOT_IN_LOCAL_SUBNET,
+                "VIP {} is in no subnet of this node's VNICs: {}".format(address, local or "none"),
+                "pick a VIP in one of those subnets or attach a VNIC in the VIP's subnet",
+            )
+        )
+    return found[0]

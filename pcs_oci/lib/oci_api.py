@@ -1,0 +1,700 @@
+"""The one module that talks to the OCI API through the Python SDK.
+
+`oci` is imported lazily, inside functions: importing this module costs
+nothing, and only code paths that really call the API pay the SDK's ~0.4 s
+and ~70 MB (`import pcs_oci.lib.oci_api` leaves `oci` out of sys.modules).
+
+OciApi is deliberately narrow and returns plain dicts with snake_case keys
+(or small NamedTuples), never SDK models, so tests can use a FakeOciApi.
+
+Every call has an explicit (connect, read) timeout, a bounded retry strategy
+(429, 5xx, connection errors and timeouts, 409 IncorrectState/LockConflict)
+and no circuit breaker: the SDK's default breaker is shared process-wide and
+would turn ten throttled calls into 30 s of instant failures. Inside
+`OciApi.budget()` all calls share one deadline, which is what
+worst_case_seconds() is derived from.
+
+Environment:
+  OCI_METADATA_BASE_URL        IMDS base URL for the instance-principal signer
+                               (read by the SDK itself), e.g.
+                               http://127.0.0.1:PORT/opc/v2
+  PCS_OCI_FEDERATION_ENDPOINT  our own override of the instance-principal
+                               federation (token) endpoint, full URL, e.g.
+                               http://127.0.0.1:PORT/v1/x509; for tests
+"""
+
+import os
+import re
+import threading
+import time
+import urllib.parse
+import uuid
+from contextlib import contextmanager
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
+
+from pcs_oci import settings as pcs_settings
+from pcs_oci.common import exit_codes, reports
+from pcs_oci.common.reports import ReportItem
+from pcs_oci.lib.errors import CloudError, ConfigError, PcsOciError
+
+FEDERATION_ENDPOINT_ENV = "PCS_OCI_FEDERATION_ENDPOINT"
+
+AUTH_INSTANCE_PRINCIPAL = "instance_principal"
+AUTH_API_KEY = "api_key"
+AUTH_MODES = (AUTH_INSTANCE_PRINCIPAL, AUTH_API_KEY)
+
+DEFAULT_CONFIG_FILE = "~/.oci/config"
+DEFAULT_PROFILE = "DEFAULT"
+DEFAULT_MAX_ATTEMPTS = 4
+DEFAULT_MAX_TOTAL_SECONDS = 20.0
+DEFAULT_RETRY_BASE_SECONDS = 1.0
+# A TCP connect to the API needs far less than the read timeout.
+MAX_CONNECT_TIMEOUT = 3.0
+# Sleep before retry n: base * 2**(n-1) + jitter(0..base), capped at this * base.
+_MAX_BACKOFF_FACTOR = 4.0
+# Process start, SDK import and local work around the API calls.
+_LOCAL_OVERHEAD_SECONDS = 2.0
+# Pagination guard: a list of private IPs for one address is one page.
+_MAX_PAGES = 1000
+
+
+class OciSettings(NamedTuple):
+    auth: str = AUTH_INSTANCE_PRINCIPAL
+    config_file: Optional[str] = None
+    profile: Optional[str] = None
+    region: Optional[str] = None
+    # Core API service endpoint, scheme://host[:port]; the SDK adds /20160918.
+    endpoint: Optional[str] = None
+    proxy: Optional[str] = None
+    # Seconds per attempt: the read timeout; connect gets min(3, timeout).
+    timeout: float = pcs_settings.DEFAULT_API_TIMEOUT
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    # Retry budget: of one call, or of all calls inside OciApi.budget().
+    max_total_seconds: float = DEFAULT_MAX_TOTAL_SECONDS
+    retry_base_seconds: float = DEFAULT_RETRY_BASE_SECONDS
+
+
+class Tagged(NamedTuple):
+    """A resource and the etag to pass as if_match when updating it."""
+
+    data: Dict[str, Any]
+    etag: str
+
+
+def settings_from_config(oci_config: Any) -> OciSettings:
+    """OciSettings from the config file's `oci` section (any object with those attributes)."""
+    values = {f: getattr(oci_config, f) for f in OciSettings._fields if hasattr(oci_config, f)}
+    return OciSettings(**{k: v for k, v in values.items() if v is not None})
+
+
+# ---------------------------------------------------------------- settings
+
+
+def check_settings(s: OciSettings) -> List[ReportItem]:
+    """Every problem with the settings, without importing the SDK."""
+    found: List[ReportItem] = []
+
+    def bad(field: str, message: str, hint: str) -> None:
+        found.append(reports.item(reports.OCI_INVALID_CONFIG, message, hint, "oci." + field))
+
+    if s.auth not in AUTH_MODES:
+        bad("auth", "unknown auth {!r}".format(s.auth), "use one of: " + ", ".join(AUTH_MODES))
+    if s.endpoint is not None:
+        problem = _url_problem(s.endpoint, allow_path=False)
+        if problem:
+            bad(
+                "endpoint",
+                "endpoint {!r} {}".format(s.endpoint, problem),
+                "give scheme://host[:port] only, e.g. https://iaas.us-ashburn-1.oraclecloud.com;"
+                " the SDK adds /20160918",
+            )
+    if s.proxy is not None:
+        problem = _url_problem(s.proxy, allow_path=True)
+        if problem:
+            bad("proxy", "proxy {!r} {}".format(s.proxy, problem), "e.g. http://proxy:3128")
+    if not _positive(s.timeout):
+        bad("timeout", "timeout must be a positive number of seconds", "")
+    if (
+        not isinstance(s.max_attempts, int)
+        or isinstance(s.max_attempts, bool)
+        or s.max_attempts < 1
+    ):
+        bad("max_attempts", "max_attempts must be an integer >= 1", "")
+    if not _positive(s.max_total_seconds):
+        bad("max_total_seconds", "max_total_seconds must be a positive number", "")
+    if not _positive(s.retry_base_seconds):
+        bad("retry_base_seconds", "retry_base_seconds must be a positive number", "")
+    return found
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+def _url_problem(url: str, allow_path: bool) -> str:
+    try:
+        parsed = urllib.parse.urlsplit(url)
+        _ = parsed.port  # raises ValueError on a bad port
+    except ValueError as e:
+        return "is not a valid URL ({})".format(e)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        return "is not an http(s) URL with a host"
+    if not allow_path and parsed.path not in ("", "/"):
+        return "has a path ({})".format(parsed.path)
+    if parsed.query or parsed.fragment:
+        return "has a query or fragment"
+    return ""
+
+
+def timeouts(s: OciSettings) -> Tuple[float, float]:
+    """The (connect, read) timeout of each attempt."""
+    return (min(MAX_CONNECT_TIMEOUT, float(s.timeout)), float(s.timeout))
+
+
+def max_backoff_seconds(s: OciSettings) -> float:
+    return _MAX_BACKOFF_FACTOR * s.retry_base_seconds
+
+
+def worst_case_seconds(s: OciSettings) -> float:
+    """The longest one assign_vip (in a fresh process) can take, failures included.
+
+    Inside OciApi.budget() no call starts after max_total_seconds; the call
+    in flight then may still sleep one backoff and make one attempt. The
+    instance-principal signer (IMDS + token) runs before that with its own
+    bound of max_total_seconds.
+    """
+    connect, read = timeouts(s)
+    api = s.max_total_seconds + max_backoff_seconds(s) + connect + read
+    auth = s.max_total_seconds if s.auth == AUTH_INSTANCE_PRINCIPAL else 0.0
+    return float(api + auth + _LOCAL_OVERHEAD_SECONDS)
+
+
+# ---------------------------------------------------------------- SDK glue
+
+
+def _import_oci() -> Any:
+    try:
+        import oci
+        import oci.core  # noqa: F401 - the clients we use
+    except ImportError as e:
+        raise PcsOciError(
+            reports.item(
+                reports.OCI_SDK_MISSING,
+                "the OCI Python SDK cannot be imported: {}".format(e),
+                "install it: dnf install python39-oci-sdk (EL9) or pip install oci",
+            ),
+            exit_code=exit_codes.PRECONDITION,
+        ) from None
+    return oci
+
+
+def _retry_strategy(oci: Any, s: OciSettings, total_seconds: float) -> Any:
+    base = s.retry_base_seconds
+    return oci.retry.RetryStrategyBuilder(
+        max_attempts_check=True,
+        max_attempts=s.max_attempts,
+        total_elapsed_time_check=True,
+        # 0 would mean "no time check" to the SDK.
+        total_elapsed_time_seconds=max(total_seconds, 0.001),
+        service_error_check=True,
+        # A fresh dict: the builder's default is a shared module-level one.
+        service_error_retry_config={-1: [], 409: ["IncorrectState", "LockConflict"], 429: []},
+        service_error_retry_on_any_5xx=True,
+        retry_base_sleep_time_seconds=base,
+        retry_exponential_growth_factor=2,
+        retry_max_wait_between_calls_seconds=max_backoff_seconds(s),
+        decorrelated_jitter=base,
+        backoff_type=oci.retry.BACKOFF_DECORRELATED_JITTER_VALUE,
+    ).get_retry_strategy()
+
+
+def _run_bounded(fn: Callable[[], Any], seconds: float) -> Any:
+    """fn() in a daemon thread; TimeoutError if it has not returned after seconds.
+
+    The SDK's signer fixes its own IMDS and token timeouts at (10, 60) s;
+    this is the only way to keep the agent's start within its bound.
+    """
+    box: Dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = fn()
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller
+            box["error"] = e
+
+    thread = threading.Thread(target=target, name="pcs-oci-auth", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise TimeoutError("no answer within {:g} s".format(seconds))
+    if "error" in box:
+        raise box["error"]
+    return box.get("result")
+
+
+def _reason(error: BaseException) -> str:
+    """A one-line reason for a connection-level failure, without URLs' noise."""
+    text = str(error)
+    errno = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
+    if errno:
+        return errno.group(1).strip()
+    name = type(error).__name__
+    for cls in type(error).__mro__:
+        if "Timeout" in cls.__name__:
+            return "timed out ({})".format(name)
+    return reports.first_line(text)[:200] or name
+
+
+def _policy_hint(auth: str, compartment: str) -> str:
+    who = "dynamic-group <group>" if auth == AUTH_INSTANCE_PRINCIPAL else "group <group>"
+    where = compartment or "<compartment>"
+    return (
+        "check the {kind} and policy: allow {who} to use private-ips in compartment {c};"
+        " allow {who} to use vnics in compartment {c}"
+    ).format(kind="dynamic group" if auth == AUTH_INSTANCE_PRINCIPAL else "group", who=who, c=where)
+
+
+def map_error(
+    error: BaseException,
+    operation: str,
+    endpoint: str,
+    auth: str = AUTH_INSTANCE_PRINCIPAL,
+    compartment: str = "",
+) -> Optional[CloudError]:
+    """The CloudError for an SDK/transport exception, or None if it is not one.
+
+    The one place that decides report codes and transience for API failures.
+    """
+    if isinstance(error, CloudError):
+        return error
+    oci_exceptions = _sdk_exceptions()
+    service_error = oci_exceptions[0] if oci_exceptions else None
+    if service_error is not None and isinstance(error, service_error):
+        return map_service_error(error, operation, auth, compartment)
+    transport: Tuple[type, ...] = oci_exceptions[1:] + (OSError,)
+    if isinstance(error, transport) or type(error).__name__ == "CircuitBreakerError":
+        return CloudError(
+            reports.item(
+                reports.OCI_UNREACHABLE,
+                "OCI API unreachable at {} ({}): {}".format(endpoint, operation, _reason(error)),
+                "check the network path to the endpoint (route, DNS, proxy, NAT/service gateway)",
+            ),
+            transient=True,
+        )
+    return None
+
+
+def _sdk_exceptions() -> Tuple[type, ...]:
+    # Only consult the SDK if something already imported it.
+    import sys
+
+    if "oci" not in sys.modules:
+        return ()
+    oci = sys.modules["oci"]
+    from oci._vendor.requests.exceptions import RequestException as VendoredRequestException
+
+    return (oci.exceptions.ServiceError, VendoredRequestException)
+
+
+def map_service_error(
+    e: Any, operation: str, auth: str = AUTH_INSTANCE_PRINCIPAL, compartment: str = ""
+) -> CloudError:
+    """CloudError for anything with ServiceError's status, code, message and request_id."""
+    status = int(getattr(e, "status", 0) or 0)
+    code = str(getattr(e, "code", "") or "")
+    request_id = str(getattr(e, "request_id", "") or "")
+    text = reports.first_line(str(getattr(e, "message", "") or ""))[:200]
+    detail = "{} (HTTP {}, opc-request-id {})".format(code or "no code", status, request_id or "-")
+    message = "OCI {} failed: {}{}".format(operation, detail, ": " + text if text else "")
+    transient = False
+    hint = ""
+    if status == 401:
+        if re.search(r"date|clock|skew", text, re.IGNORECASE):
+            report_code = reports.OCI_CLOCK_SKEW
+            hint = "the node's clock is off by more than 5 minutes; check chronyd/NTP"
+        else:
+            report_code = reports.OCI_AUTH_FAILED
+            hint = (
+                "the instance principal token was rejected; is the instance in a dynamic group?"
+                if auth == AUTH_INSTANCE_PRINCIPAL
+                else "check the user, fingerprint and key in the OCI config file"
+            )
+    elif status == 403 or (status == 404 and code.startswith("NotAuthorized")):
+        report_code = reports.OCI_NOT_AUTHORIZED
+        if status == 404:
+            message = "OCI {} failed: not found or not authorized: {}".format(operation, detail)
+        hint = _policy_hint(auth, compartment)
+    elif status == 404:
+        report_code = reports.OCI_NOT_FOUND
+    elif status == 409:
+        report_code = reports.OCI_CONFLICT
+        transient = code in ("IncorrectState", "LockConflict")
+    elif status == 412:
+        report_code = reports.OCI_PRECONDITION_FAILED
+        transient = True
+    elif status == 429:
+        report_code = reports.OCI_THROTTLED
+        transient = True
+        hint = "the API throttled this tenancy; retried within the configured bound"
+    elif status >= 500:
+        report_code = reports.OCI_SERVICE_ERROR
+        transient = status != 501
+    else:
+        report_code = reports.OCI_REQUEST_ERROR
+    return CloudError(
+        reports.item(report_code, message, hint),
+        transient=transient,
+        status=status,
+        oci_code=code,
+        request_id=request_id,
+    )
+
+
+def _config_error(s: OciSettings, config_file: str, profile: str, why: str) -> ConfigError:
+    return ConfigError(
+        reports.item(
+            reports.OCI_INVALID_CONFIG,
+            "OCI config file {} profile [{}]: {}".format(config_file, profile, why),
+            "run 'oci setup config' or fix the file; needs user, fingerprint, tenancy,"
+            " region and key_file",
+            "oci.config_file",
+        )
+    )
+
+
+def _api_key_config(oci: Any, s: OciSettings) -> Dict[str, Any]:
+    config_file = s.config_file or DEFAULT_CONFIG_FILE
+    profile = s.profile or DEFAULT_PROFILE
+    try:
+        config: Dict[str, Any] = oci.config.from_file(config_file, profile)
+    except oci.exceptions.ConfigFileNotFound:
+        raise _config_error(s, config_file, profile, "file not found") from None
+    except oci.exceptions.ProfileNotFound:
+        raise _config_error(s, config_file, profile, "profile not found") from None
+    except (ValueError, OSError, oci.exceptions.ClientError) as e:
+        # Messages here name keys, never values.
+        raise _config_error(s, config_file, profile, reports.first_line(str(e))[:160]) from None
+    if s.region:
+        config["region"] = s.region
+    try:
+        oci.config.validate_config(config)
+    except oci.exceptions.InvalidConfig as e:
+        errors = getattr(e, "errors", {}) or {}
+        what = ", ".join("{} {}".format(k, v) for k, v in sorted(errors.items())) or "invalid"
+        raise _config_error(s, config_file, profile, what) from None
+    key_file = os.path.expanduser(str(config.get("key_file") or ""))
+    if not config.get("key_content") and not os.path.isfile(key_file):
+        raise _config_error(s, config_file, profile, "key_file {} not found".format(key_file))
+    return config
+
+
+# ---------------------------------------------------------------- the API
+
+
+class OciApi:
+    """The OCI calls pcs-oci makes, with one error mapping and bounded retries."""
+
+    def __init__(self, settings: OciSettings, compartment: str = ""):
+        problems = check_settings(settings)
+        if problems:
+            raise ConfigError(*problems)
+        self.settings = settings
+        # Only for the policy hint of a NotAuthorized error.
+        self.compartment = compartment
+        self._deadline: Optional[float] = None
+        self._last_error: Optional[CloudError] = None
+        self._clients: Dict[str, Any] = {}
+        self._auth: Optional[Tuple[Dict[str, Any], Any]] = None
+
+    # -- plumbing
+
+    @property
+    def endpoint(self) -> str:
+        """The Core API endpoint, for messages."""
+        if self.settings.endpoint:
+            return self.settings.endpoint.rstrip("/")
+        region = self._auth[0].get("region") if self._auth else self.settings.region
+        return "https://iaas.{}.oraclecloud.com".format(region or "<region>")
+
+    @contextmanager
+    def budget(self, seconds: Optional[float] = None) -> Iterator[None]:
+        """All calls inside share one retry deadline (max_total_seconds by default)."""
+        limit = time.monotonic() + (self.settings.max_total_seconds if seconds is None else seconds)
+        outer = self._deadline
+        self._deadline = limit if outer is None else min(outer, limit)
+        try:
+            yield
+        finally:
+            self._deadline = outer
+
+    def _authenticate(self, oci: Any) -> Tuple[Dict[str, Any], Any]:
+        if self._auth is None:
+            if self.settings.auth == AUTH_API_KEY:
+                self._auth = (_api_key_config(oci, self.settings), None)
+            else:
+                signer = self._instance_principal_signer(oci)
+                region = self.settings.region or signer.region
+                self._auth = ({"region": region}, signer)
+        return self._auth
+
+    def _instance_principal_signer(self, oci: Any) -> Any:
+        s = self.settings
+        federation = os.environ.get(FEDERATION_ENDPOINT_ENV, "").strip()
+        kwargs: Dict[str, Any] = {
+            "retry_strategy": _retry_strategy(oci, s, s.max_total_seconds),
+            "federation_client_retry_strategy": _retry_strategy(oci, s, s.max_total_seconds),
+            "federation_client_circuit_breaker_strategy": (
+                oci.circuit_breaker.NoCircuitBreakerStrategy()
+            ),
+        }
+        if federation:
+            kwargs["federation_endpoint"] = federation
+
+        def build() -> Any:
+            signer = oci.auth.signers.InstancePrincipalsSecurityTokenSigner(**kwargs)
+            if s.proxy:
+                # The token endpoint is public like the API; IMDS never is.
+                signer.federation_client.requests_session.proxies = _proxies(s.proxy)
+            # Fetch the token now, so an auth failure is reported as one.
+            signer.get_security_token()
+            return signer
+
+        try:
+            return _run_bounded(build, s.max_total_seconds)
+        except PcsOciError:
+            raise
+        except Exception as e:  # noqa: BLE001 - any signer failure is an auth failure
+            imds = os.environ.get(pcs_settings.IMDS_BASE_URL_ENV) or pcs_settings.IMDS_BASE_URL
+            reason = _reason(e)
+            status = int(getattr(e, "status", 0) or 0)
+            if status:
+                reason = "{} (HTTP {}) {}".format(getattr(e, "code", ""), status, reason)
+            raise CloudError(
+                reports.item(
+                    reports.OCI_AUTH_FAILED,
+                    "instance principal authentication failed: {}".format(reason),
+                    "IMDS at {} and the auth service{} must be reachable, and the instance"
+                    " must be in a dynamic group".format(
+                        imds, " at " + federation if federation else ""
+                    ),
+                ),
+                transient=True,
+                status=status,
+            ) from None
+
+    def _client(self, kind: str) -> Any:
+        client = self._clients.get(kind)
+        if client is not None:
+            return client
+        oci = _import_oci()
+        config, signer = self._authenticate(oci)
+        s = self.settings
+        kwargs: Dict[str, Any] = {
+            "timeout": timeouts(s),
+            # Per call we pass a strategy sized to the remaining budget.
+            "retry_strategy": oci.retry.NoneRetryStrategy(),
+            "circuit_breaker_strategy": oci.circuit_breaker.NoCircuitBreakerStrategy(),
+        }
+        if s.endpoint:
+            kwargs["service_endpoint"] = s.endpoint.rstrip("/")
+        if signer is not None:
+            kwargs["signer"] = signer
+        cls = oci.core.VirtualNetworkClient if kind == "network" else oci.core.ComputeClient
+        try:
+            client = cls(config, **kwargs)
+        except (ValueError, oci.exceptions.ClientError) as e:
+            # E.g. an unreadable or encrypted key_file; messages carry no key material.
+            raise _config_error(
+                s,
+                s.config_file or DEFAULT_CONFIG_FILE,
+                s.profile or DEFAULT_PROFILE,
+                reports.first_line(str(e))[:160],
+            ) from None
+        if s.proxy:
+            client.base_client.session.proxies = _proxies(s.proxy)
+        self._clients[kind] = client
+        return client
+
+    def _call(self, operation: str, kind: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        client = self._client(kind)
+        oci = _import_oci()
+        total = self.settings.max_total_seconds
+        if self._deadline is not None:
+            total = min(total, self._deadline - time.monotonic())
+            if total <= 0:
+                raise self._timeout_error(operation)
+        try:
+            return getattr(client, method)(
+                *args, retry_strategy=_retry_strategy(oci, self.settings, total), **kwargs
+            )
+        except Exception as e:  # noqa: BLE001 - mapped or re-raised below
+            mapped = map_error(e, operation, self.endpoint, self.settings.auth, self.compartment)
+            if mapped is None:
+                raise
+            self._last_error = mapped
+            raise mapped from None
+
+    def _timeout_error(self, operation: str) -> CloudError:
+        last = self._last_error
+        message = "OCI API calls did not finish within {:g} s; gave up before {}".format(
+            self.settings.max_total_seconds, operation
+        )
+        if last is not None:
+            message += "; last error: " + last.reports[0].message
+        return CloudError(
+            reports.item(reports.OCI_TIMEOUT, message, "retry later; the API is slow or throttled"),
+            transient=True,
+            status=last.status if last else 0,
+            oci_code=last.oci_code if last else "",
+            request_id=last.request_id if last else "",
+        )
+
+    def _get(self, operation: str, kind: str, method: str, *args: Any) -> Dict[str, Any]:
+        response = self._call(operation, kind, method, *args)
+        return _to_dict(response.data)
+
+    def _get_tagged(self, operation: str, method: str, resource_id: str) -> Tagged:
+        response = self._call(operation, "network", method, resource_id)
+        return Tagged(_to_dict(response.data), str(response.headers.get("etag") or ""))
+
+    def _list(
+        self, operation: str, kind: str, method: str, *args: Any, **kwargs: Any
+    ) -> List[Dict[str, Any]]:
+        items: List[Dict[str, Any]] = []
+        page: Optional[str] = None
+        for _ in range(_MAX_PAGES):
+            if page:
+                kwargs["page"] = page
+            response = self._call(operation, kind, method, *args, **kwargs)
+            items.extend(_to_dict(item) for item in response.data)
+            page = response.next_page
+            if not page:
+                break
+        return items
+
+    # -- VNICs and subnets
+
+    def get_vnic(self, vnic_id: str) -> Dict[str, Any]:
+        vnic = self._get("GetVnic", "network", "get_vnic", vnic_id)
+        if not self.compartment and vnic.get("compartment_id"):
+            self.compartment = str(vnic["compartment_id"])
+        return vnic
+
+    def get_subnet(self, subnet_id: str) -> Dict[str, Any]:
+        return self._get("GetSubnet", "network", "get_subnet", subnet_id)
+
+    # -- IPv4 private IPs
+
+    def list_private_ips(
+        self,
+        ip_address: Optional[str] = None,
+        subnet_id: Optional[str] = None,
+        vnic_id: Optional[str] = None,
+    ) -> List[Dict[str, Any]]:
+        return self._list(
+            "ListPrivateIps",
+            "network",
+            "list_private_ips",
+            **_given(ip_address=ip_address, subnet_id=subnet_id, vnic_id=vnic_id),
+        )
+
+    def get_private_ip(self, private_ip_id: str) -> Tagged:
+        return self._get_tagged("GetPrivateIp", "get_private_ip", private_ip_id)
+
+    def create_private_ip(self, vnic_id: str, ip: str, retry_token: str) -> Dict[str, Any]:
+        oci = _import_oci()
+        details = oci.core.models.CreatePrivateIpDetails(vnic_id=vnic_id, ip_address=ip)
+        response = self._call(
+            "CreatePrivateIp", "network", "create_private_ip", details, opc_retry_token=retry_token
+        )
+        return _to_dict(response.data)
+
+    def update_private_ip_vnic(
+        self, private_ip_id: str, vnic_id: str, if_match: Optional[str]
+    ) -> Dict[str, Any]:
+        oci = _import_oci()
+        details = oci.core.models.UpdatePrivateIpDetails(vnic_id=vnic_id)
+        response = self._call(
+            "UpdatePrivateIp",
+            "network",
+            "update_private_ip",
+            private_ip_id,
+            details,
+            **_given(if_match=if_match),
+        )
+        return _to_dict(response.data)
+
+    # -- IPv6
+
+    def list_ipv6s(
+        self,
+        ip_address: Optional[str] = None,
+        subnet_id: Optional[str] = None,
+        vnic_id: Optional[str] = None,
+    ) -> List[Dict[str, Any]]:
+        return self._list(
+            "ListIpv6s",
+            "network",
+            "list_ipv6s",
+            **_given(ip_address=ip_address, subnet_id=subnet_id, vnic_id=vnic_id),
+        )
+
+    def get_ipv6(self, ipv6_id: str) -> Tagged:
+        return self._get_tagged("GetIpv6", "get_ipv6", ipv6_id)
+
+    def create_ipv6(self, vnic_id: str, ip: str, retry_token: str) -> Dict[str, Any]:
+        oci = _import_oci()
+        details = oci.core.models.CreateIpv6Details(vnic_id=vnic_id, ip_address=ip)
+        response = self._call(
+            "CreateIpv6", "network", "create_ipv6", details, opc_retry_token=retry_token
+        )
+        return _to_dict(response.data)
+
+    def update_ipv6_vnic(
+        self, ipv6_id: str, vnic_id: str, if_match: Optional[str]
+    ) -> Dict[str, Any]:
+        oci = _import_oci()
+        details = oci.core.models.UpdateIpv6Details(vnic_id=vnic_id)
+        response = self._call(
+            "UpdateIpv6", "network", "update_ipv6", ipv6_id, details, **_given(if_match=if_match)
+        )
+        return _to_dict(response.data)
+
+    # -- compute
+
+    def list_instances(self, compartment_id: str) -> List[Dict[str, Any]]:
+        return self._list("ListInstances", "compute", "list_instances", compartment_id)
+
+    def list_vnic_attachments(
+        self, compartment_id: str, instance_id: Optional[str] = None
+    ) -> List[Dict[str, Any]]:
+        return self._list(
+            "ListVnicAttachments",
+            "compute",
+            "list_vnic_attachments",
+            compartment_id,
+            **_given(instance_id=instance_id),
+        )
+
+    def get_instance(self, instance_id: str) -> Dict[str, Any]:
+        return self._get("GetInstance", "compute", "get_instance", instance_id)
+
+
+def new_retry_token() -> str:
+    """An opc-retry-token: the same create retried is then done once."""
+    return uuid.uuid4().hex
+
+
+def _given(**kwargs: Optional[str]) -> Dict[str, str]:
+    return {k: v for k, v in kwargs.items() if v is not None}
+
+
+def _proxies(proxy: str) -> Dict[str, str]:
+    return {"http": proxy, "https": proxy}
+
+
+def _to_dict(model: Any) -> Dict[str, Any]:
+    import oci.util
+
+    data = oci.util.to_dict(model)
+    return data if isinstance(data, dict) else {"value": data}

@@ -1,0 +1,194 @@
+"""What pcs-oci reads from and runs on the cluster: one small function per tool call.
+
+Each takes the CommandRunner, uses absolute paths from settings, and raises a
+ClusterError carrying the tool's stderr on failure.
+"""
+
+import os
+import re
+import xml.etree.ElementTree as ET  # noqa: S405 - parses our own cluster tools' output
+from typing import Dict, List, NamedTuple, Optional, Tuple
+
+from pcs_oci import settings
+from pcs_oci.common import exit_codes, reports
+from pcs_oci.lib.errors import ClusterError
+from pcs_oci.lib.runner import CommandRunner
+
+
+class Op(NamedTuple):
+    name: str
+    interval: str
+    timeout: Optional[str]
+
+
+class Primitive(NamedTuple):
+    id: str
+    agent: str  # "ocf:oci:IPaddr2"
+    params: Dict[str, str]
+    meta: Dict[str, str]
+    ops: List[Op]
+
+    def op(self, name: str) -> Optional[Op]:
+        for op in self.ops:
+            if op.name == name:
+                return op
+        return None
+
+
+class ResourceState(NamedTuple):
+    id: str
+    agent: str
+    active_on: List[str]
+    failed: bool
+    role: str
+
+
+class NodeState(NamedTuple):
+    name: str
+    online: bool
+    standby: bool
+
+
+class ClusterStatus(NamedTuple):
+    nodes: List[NodeState]
+    resources: Dict[str, ResourceState]
+    stonith_enabled: bool
+    have_quorum: bool
+    failures: List[Dict[str, str]]
+
+
+def _parse_xml(text: str, what: str) -> ET.Element:
+    try:
+        return ET.fromstring(text)  # noqa: S314 - local, trusted tool output
+    except ET.ParseError as e:
+        raise ClusterError(
+            reports.item(reports.COMMAND_FAILED, "cannot parse {} output: {}".format(what, e))
+        ) from None
+
+
+def pcs_version(runner: CommandRunner) -> Tuple[int, ...]:
+    result = runner.check([settings.PCS, "--version"], timeout=30)
+    match = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", result.stdout.strip())
+    if not match:
+        raise ClusterError(
+            reports.item(
+                reports.COMMAND_FAILED,
+                "cannot read the pcs version from {!r}".format(result.stdout.strip()[:40]),
+            )
+        )
+    return tuple(int(g or 0) for g in match.groups())
+
+
+def cluster_status(runner: CommandRunner) -> ClusterStatus:
+    """crm_mon's view; CLUSTER_NOT_RUNNING when this node's cluster is down."""
+    result = runner.run(
+        [settings.CRM_MON, "--one-shot", "--inactive", "--output-as=xml"], timeout=30
+    )
+    if not result.ok:
+        raise ClusterError(
+            reports.item(
+                reports.CLUSTER_NOT_RUNNING,
+                "the cluster is not running on this node: {}".format(
+                    reports.first_line(result.stderr) or "crm_mon exit {}".format(result.returncode)
+                ),
+                "start it with `pcs cluster start`",
+            ),
+            exit_code=exit_codes.PRECONDITION,
+        )
+    root = _parse_xml(result.stdout, "crm_mon")
+    nodes_element = root.find("nodes")
+    nodes = [
+        NodeState(n.get("name", ""), n.get("online") == "true", n.get("standby") == "true")
+        for n in (list(nodes_element) if nodes_element is not None else [])
+    ]
+    resources: Dict[str, ResourceState] = {}
+    for rsc in root.iter("resource"):
+        rid = rsc.get("id", "")
+        active_on = [n.get("name", "") for n in rsc.findall("node")]
+        resources[rid] = ResourceState(
+            rid,
+            rsc.get("resource_agent", ""),
+            active_on if rsc.get("active") == "true" else [],
+            rsc.get("failed") == "true",
+            rsc.get("role", ""),
+        )
+    summary = root.find("summary")
+    quorum = summary.find("current_dc") if summary is not None else None
+    stonith = summary.find("cluster_options") if summary is not None else None
+    failures = [dict(f.attrib) for f in root.iter("failure")]
+    return ClusterStatus(
+        nodes=nodes,
+        resources=resources,
+        stonith_enabled=stonith is not None and stonith.get("stonith-enabled") == "true",
+        have_quorum=quorum is not None and quorum.get("with_quorum") == "true",
+        failures=failures,
+    )
+
+
+def primitives(runner: CommandRunner) -> Dict[str, Primitive]:
+    """Every primitive in the CIB, by id."""
+    result = runner.check([settings.CIBADMIN, "--query", "--scope", "resources"], timeout=30)
+    root = _parse_xml(result.stdout, "cibadmin")
+    found: Dict[str, Primitive] = {}
+    for prim in root.iter("primitive"):
+        agent = ":".join(
+            x for x in (prim.get("class"), prim.get("provider"), prim.get("type")) if x
+        )
+        found[prim.get("id", "")] = Primitive(
+            id=prim.get("id", ""),
+            agent=agent,
+            params=_nvpairs(prim, "instance_attributes"),
+            meta=_nvpairs(prim, "meta_attributes"),
+            ops=[
+                Op(op.get("name", ""), op.get("interval", "0"), op.get("timeout"))
+                for op in prim.iter("op")
+            ],
+        )
+    return found
+
+
+def _nvpairs(element: ET.Element, tag: str) -> Dict[str, str]:
+    values: Dict[str, str] = {}
+    for attrs in element.findall(tag):
+        for nv in attrs.findall("nvpair"):
+            values[nv.get("name", "")] = nv.get("value", "")
+    return values
+
+
+def node_names(runner: CommandRunner) -> List[str]:
+    """The cluster's node names as Pacemaker knows them (crm_node -l)."""
+    result = runner.check([settings.CRM_NODE, "-l"], timeout=30)
+    names = []
+    for line in result.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2:
+            names.append(parts[1])
+    return names
+
+
+def local_node_name(runner: CommandRunner) -> str:
+    result = runner.run([settings.CRM_NODE, "-n"], timeout=30)
+    if result.ok and result.stdout.strip():
+        return result.stdout.strip()
+    return os.uname().nodename
+
+
+def agent_path() -> str:
+    return os.path.join(
+        settings.OCF_ROOT, "resource.d", settings.AGENT_PROVIDER, settings.AGENT_NAME
+    )
+
+
+def agent_installed() -> bool:
+    path = agent_path()
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def cluster_property(runner: CommandRunner, name: str) -> Optional[str]:
+    result = runner.run(
+        [settings.CRM_ATTRIBUTE, "--type", "crm_config", "--name", name, "--query", "--quiet"],
+        timeout=30,
+    )
+    if not result.ok:
+        return None
+    return result.stdout.strip() or None

@@ -1,0 +1,246 @@
+"""Move a VIP (a secondary private IP, or an IPv6) to a VNIC: the cloud half of start.
+
+The sequence is oci-cli's `assign-private-ip --unassign-if-already-assigned`
+plus optimistic concurrency: GetVnic (subnet) -> ListPrivateIps(ipAddress,
+subnetId) -> nothing / UpdatePrivateIp(vnicId, if-match) / CreatePrivateIp
+-> GetPrivateIp to confirm. The private IP keeps its OCID when it moves, so a
+reserved public IP bound to it follows.
+
+Works on any object with OciApi's methods (see VipApi), so tests can pass a
+FakeOciApi. Importing this module does not import the SDK.
+"""
+
+import ipaddress
+from typing import Any, Callable, ContextManager, Dict, List, NamedTuple, Optional, Protocol
+
+from pcs_oci.common import reports
+from pcs_oci.lib.errors import CloudError, ConfigError
+from pcs_oci.lib.imds import IPAddress, parse_ip
+from pcs_oci.lib.oci_api import Tagged, new_retry_token
+
+# Times we re-read and retry after someone else changed the private IP between
+# our read and our write (412 NoEtagMatch, or a 409 on create).
+DEFAULT_MAX_RACES = 3
+
+ACTION_UNCHANGED = "unchanged"
+ACTION_MOVED = "moved"
+ACTION_CREATED = "created"
+
+
+class VipApi(Protocol):
+    def budget(self, seconds: Optional[float] = None) -> ContextManager[None]: ...
+
+    def get_vnic(self, vnic_id: str) -> Dict[str, Any]: ...
+
+    def list_private_ips(
+        self,
+        ip_address: Optional[str] = None,
+        subnet_id: Optional[str] = None,
+        vnic_id: Optional[str] = None,
+    ) -> List[Dict[str, Any]]: ...
+
+    def get_private_ip(self, private_ip_id: str) -> Tagged: ...
+
+    def create_private_ip(self, vnic_id: str, ip: str, retry_token: str) -> Dict[str, Any]: ...
+
+    def update_private_ip_vnic(
+        self, private_ip_id: str, vnic_id: str, if_match: Optional[str]
+    ) -> Dict[str, Any]: ...
+
+    def list_ipv6s(
+        self,
+        ip_address: Optional[str] = None,
+        subnet_id: Optional[str] = None,
+        vnic_id: Optional[str] = None,
+    ) -> List[Dict[str, Any]]: ...
+
+    def get_ipv6(self, ipv6_id: str) -> Tagged: ...
+
+    def create_ipv6(self, vnic_id: str, ip: str, retry_token: str) -> Dict[str, Any]: ...
+
+    def update_ipv6_vnic(
+        self, ipv6_id: str, vnic_id: str, if_match: Optional[str]
+    ) -> Dict[str, Any]: ...
+
+
+class AssignResult(NamedTuple):
+    # "unchanged" (no write call), "moved" or "created"
+    action: str
+    private_ip_id: str
+    # The VNIC it was on before a move (None if it was unassigned or new).
+    previous_vnic_id: Optional[str]
+
+
+class PrivateIpInfo(NamedTuple):
+    id: str
+    vnic_id: Optional[str]
+    is_primary: bool
+
+
+class _Family(NamedTuple):
+    """The private-IP or the IPv6 flavour of the same four calls."""
+
+    noun: str
+    list: Callable[..., List[Dict[str, Any]]]
+    get: Callable[[str], Tagged]
+    create: Callable[[str, str, str], Dict[str, Any]]
+    update: Callable[[str, str, Optional[str]], Dict[str, Any]]
+
+
+def _family(api: VipApi, address: IPAddress) -> _Family:
+    if address.version == 6:
+        return _Family("IPv6", api.list_ipv6s, api.get_ipv6, api.create_ipv6, api.update_ipv6_vnic)
+    return _Family(
+        "private IP",
+        api.list_private_ips,
+        api.get_private_ip,
+        api.create_private_ip,
+        api.update_private_ip_vnic,
+    )
+
+
+def _info(entry: Dict[str, Any]) -> PrivateIpInfo:
+    return PrivateIpInfo(
+        id=str(entry.get("id") or ""),
+        vnic_id=entry.get("vnic_id") or None,
+        is_primary=bool(entry.get("is_primary")),
+    )
+
+
+def _same_ip(value: Any, address: IPAddress) -> bool:
+    # Exact comparison of addresses, never of strings ("10.0.0.1" vs "10.0.0.10").
+    try:
+        return ipaddress.ip_address(str(value)) == address
+    except ValueError:
+        return False
+
+
+def _find(family: _Family, address: IPAddress, subnet_id: str) -> Optional[PrivateIpInfo]:
+    entries = [
+        e
+        for e in family.list(ip_address=str(address), subnet_id=subnet_id)
+        if _same_ip(e.get("ip_address"), address)
+    ]
+    if len(entries) > 1:
+        raise CloudError(
+            reports.item(
+                reports.VIP_AMBIGUOUS,
+                "VIP {} matches {} {} objects in subnet {}: {}".format(
+                    address,
+                    len(entries),
+                    family.noun,
+                    subnet_id,
+                    ", ".join(str(e.get("id")) for e in entries),
+                ),
+                "delete the stray ones in the console so exactly one is left",
+            )
+        )
+    return _info(entries[0]) if entries else None
+
+
+def _primary_error(address: IPAddress, vnic_id: Optional[str]) -> ConfigError:
+    return ConfigError(
+        reports.item(
+            reports.VIP_IS_PRIMARY_IP,
+            "VIP {} is the primary private IP of VNIC {}".format(address, vnic_id or "?"),
+            "the VIP must be a secondary private IP; a primary IP cannot move",
+        )
+    )
+
+
+def where_is_vip(api: VipApi, ip: str, subnet_id: str) -> Optional[PrivateIpInfo]:
+    """The private IP (or IPv6) object with address ip in the subnet, if any."""
+    address = parse_ip(ip)
+    return _find(_family(api, address), address, subnet_id)
+
+
+def assign_vip(
+    api: VipApi,
+    vnic_id: str,
+    ip: str,
+    max_races: int = DEFAULT_MAX_RACES,
+    budget_seconds: Optional[float] = None,
+) -> AssignResult:
+    """Make the VIP ip a secondary address of vnic_id; confirm it by reading back.
+
+    All calls share one retry deadline (api.budget), so the whole move is
+    bounded by oci_api.worst_case_seconds().
+    """
+    address = parse_ip(ip)
+    family = _family(api, address)
+    with api.budget(budget_seconds):
+        vnic = api.get_vnic(vnic_id)
+        subnet_id = vnic.get("subnet_id")
+        if not subnet_id:
+            raise CloudError(
+                reports.item(
+                    reports.OCI_REQUEST_ERROR,
+                    "VNIC {} has no subnet (VLAN-attached VNICs are not supported)".format(vnic_id),
+                )
+            )
+        if address.version == 4 and _same_ip(vnic.get("private_ip"), address):
+            raise _primary_error(address, vnic_id)
+        retry_token = new_retry_token()
+        for _ in range(max_races):
+            found = _find(family, address, str(subnet_id))
+            if found is None:
+                try:
+                    created = _info(family.create(vnic_id, str(address), retry_token))
+                except CloudError as e:
+                    # Someone created it between our list and our create.
+                    if e.status == 409:
+                        continue
+                    raise
+                return _confirmed(family, address, vnic_id, created.id, ACTION_CREATED, None)
+            if found.is_primary:
+                raise _primary_error(address, found.vnic_id)
+            if found.vnic_id == vnic_id:
+                return AssignResult(ACTION_UNCHANGED, found.id, vnic_id)
+            current = family.get(found.id)
+            now = _info(current.data)
+            if now.is_primary:
+                raise _primary_error(address, now.vnic_id)
+            if now.vnic_id == vnic_id:
+                return AssignResult(ACTION_UNCHANGED, found.id, vnic_id)
+            try:
+                family.update(found.id, vnic_id, current.etag or None)
+            except CloudError as e:
+                # 412 NoEtagMatch: it changed since we read it; look again.
+                if e.status == 412:
+                    continue
+                raise
+            return _confirmed(family, address, vnic_id, found.id, ACTION_MOVED, now.vnic_id)
+    raise CloudError(
+        reports.item(
+            reports.OCI_PRECONDITION_FAILED,
+            "VIP {} changed under us {} times while moving it to VNIC {}".format(
+                address, max_races, vnic_id
+            ),
+            "another node is moving it at the same time; check the cluster for a split brain",
+        ),
+        transient=True,
+        status=412,
+    )
+
+
+def _confirmed(
+    family: _Family,
+    address: IPAddress,
+    vnic_id: str,
+    private_ip_id: str,
+    action: str,
+    previous: Optional[str],
+) -> AssignResult:
+    now = _info(family.get(private_ip_id).data)
+    if now.vnic_id != vnic_id:
+        raise CloudError(
+            reports.item(
+                reports.VIP_MOVE_NOT_CONFIRMED,
+                "VIP {} ({}) is on VNIC {} right after moving it to VNIC {}".format(
+                    address, private_ip_id, now.vnic_id or "none", vnic_id
+                ),
+                "another node took it back; check the cluster for a split brain",
+            ),
+            transient=True,
+        )
+    return AssignResult(action, private_ip_id, previous)

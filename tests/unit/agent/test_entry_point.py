@@ -1,0 +1,118 @@
+"""The installed entry point agents/IPaddr2, run as Pacemaker runs it."""
+
+import os
+import shutil
+import subprocess
+import sys
+from typing import Any, Dict
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+ENTRY = os.path.join(REPO, "agents", "IPaddr2")
+GOLDEN = os.path.join(REPO, "tests", "data", "metadata", "IPaddr2.xml")
+HEARTBEAT = "/usr/lib/ocf/resource.d/heartbeat/IPaddr2"
+DTD = "/usr/share/resource-agents/ra-api-1.dtd"
+
+needs_resource_agents = pytest.mark.skipif(
+    not os.path.exists(HEARTBEAT), reason="resource-agents is not installed"
+)
+
+
+def install(tmp_path: Any, python: str = sys.executable) -> str:
+    """The entry point as `make install-agent` writes it."""
+    target = tmp_path / "IPaddr2"
+    text = open(ENTRY).read().replace("PCS_OCI_PYTHON=/usr/bin/python3", "PCS_OCI_PYTHON=" + python)
+    target.write_text(text)
+    target.chmod(0o755)
+    return str(target)
+
+
+def run(agent: str, action: str, env: Dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [agent, action], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+
+
+def base_env(**extra: str) -> Dict[str, str]:
+    env = {"PATH": os.environ["PATH"], "OCF_ROOT": "/usr/lib/ocf"}
+    env.update(extra)
+    return env
+
+
+@needs_resource_agents
+def test_meta_data_matches_golden_file(tmp_path: Any) -> None:
+    result = run(install(tmp_path), "meta-data", base_env())
+    assert result.returncode == 0, result.stderr
+    with open(GOLDEN) as f:
+        assert result.stdout == f.read(), "run `make metadata-update` if the change is intended"
+
+
+@needs_resource_agents
+@pytest.mark.skipif(not shutil.which("xmllint"), reason="xmllint is not installed")
+def test_meta_data_is_valid_against_ra_api_dtd() -> None:
+    result = subprocess.run(
+        ["xmllint", "--noout", "--dtdvalid", DTD, GOLDEN],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@needs_resource_agents
+def test_meta_data_accepts_every_heartbeat_parameter(tmp_path: Any) -> None:
+    import xml.etree.ElementTree as ET
+
+    ours = ET.fromstring(run(install(tmp_path), "meta-data", base_env()).stdout)
+    theirs = ET.fromstring(run(HEARTBEAT, "meta-data", base_env()).stdout)
+    names = [p.get("name") for p in ours.iter("parameter")]
+    assert set(p.get("name") for p in theirs.iter("parameter")) < set(names)
+    assert {"vnic_ids", "auth", "monitor_api", "monitor_api_interval", "api_timeout"} < set(names)
+    assert ours.find("version").text == "1.1"  # type: ignore[union-attr]
+
+
+def fake_heartbeat(tmp_path: Any) -> str:
+    root = tmp_path / "ocf"
+    agent = root / "resource.d" / "heartbeat" / "IPaddr2"
+    agent.parent.mkdir(parents=True)
+    agent.write_text('#!/bin/sh\necho "heartbeat $1 ip=$OCF_RESKEY_ip"\nexit 7\n')
+    agent.chmod(0o755)
+    return str(root)
+
+
+def test_plain_monitor_execs_heartbeat_without_python(tmp_path: Any) -> None:
+    # A Python that does not exist proves the fast path never reaches it.
+    agent = install(tmp_path, python="/nonexistent/python3")
+    root = fake_heartbeat(tmp_path)
+    for action in ("monitor", "status"):
+        result = run(agent, action, base_env(OCF_ROOT=root, OCF_RESKEY_ip="10.0.0.200"))
+        assert result.returncode == 7
+        assert result.stdout == "heartbeat {} ip=10.0.0.200\n".format(action)
+
+
+def test_monitor_api_true_goes_through_python(tmp_path: Any) -> None:
+    agent = install(tmp_path, python="/nonexistent/python3")
+    root = fake_heartbeat(tmp_path)
+    result = run(agent, "monitor", base_env(OCF_ROOT=root, OCF_RESKEY_monitor_api="True"))
+    assert result.returncode == 127  # the missing python, i.e. not the fast path
+
+
+def test_unknown_action_is_unimplemented_with_reason(tmp_path: Any) -> None:
+    result = run(install(tmp_path), "migrate_to", base_env(OCF_ROOT=fake_heartbeat(tmp_path)))
+    assert result.returncode == 3
+    assert "ocf-exit-reason:action 'migrate_to' is not implemented" in result.stderr
+
+
+def test_missing_heartbeat_agent_is_not_installed(tmp_path: Any) -> None:
+    result = run(install(tmp_path), "start", base_env(OCF_ROOT=str(tmp_path)))
+    assert result.returncode == 5
+    assert "install resource-agents" in result.stderr
+
+
+def test_bad_parameter_exit_reason_reaches_pacemaker(tmp_path: Any) -> None:
+    env = base_env(OCF_ROOT=fake_heartbeat(tmp_path), OCF_RESKEY_ip="10.0.0.5; reboot")
+    result = run(install(tmp_path), "start", env)
+    assert result.returncode == 6
+    assert "ocf-exit-reason:ip: '10.0.0.5; reboot' is not an IPv4 or IPv6 address" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,273 @@
+"""configure/unconfigure against a scripted runner, both pcs generations."""
+
+import json
+from typing import Any, Dict, List
+
+import pytest
+
+from pcs_oci.common import exit_codes, reports
+from pcs_oci.lib import pacemaker
+from pcs_oci.lib.commands import configure
+from pcs_oci.lib.env import Env
+from pcs_oci.lib.errors import PcsOciError
+from tests.tools.fake_runner import Call, FakeRunner, cib_resources_xml, crm_mon_xml, primitive_xml
+
+PCS = "/usr/sbin/pcs"
+VNIC1 = "ocid1.vnic.oc1.iad.aaaa"
+VNIC2 = "ocid1.vnic.oc1.iad.bbbb"
+CONFIG: Dict[str, Any] = {
+    "nodes": [{"hostname": "node1", "vnic_id": VNIC1}, {"hostname": "node2", "vnic_id": VNIC2}],
+    "vips": [{"name": "vip", "ip": "10.0.0.200", "cidr_netmask": 24}],
+}
+VNIC_IDS = "node1={},node2={}".format(VNIC1, VNIC2)
+CREATE = [
+    PCS,
+    "resource",
+    "create",
+    "vip",
+    "ocf:oci:IPaddr2",
+    "ip=10.0.0.200",
+    "cidr_netmask=24",
+    "vnic_ids=" + VNIC_IDS,
+    "op",
+    "monitor",
+    "interval=10s",
+    "timeout=20s",
+    "op",
+    "start",
+    "interval=0s",
+    "timeout=80s",
+    "op",
+    "stop",
+    "interval=0s",
+    "timeout=20s",
+    "meta",
+    "resource-stickiness=100",
+]
+CURRENT_OPS = [("monitor", "10s", "20s"), ("start", "0s", "80s"), ("stop", "0s", "20s")]
+CURRENT = primitive_xml(
+    "vip",
+    {"ip": "10.0.0.200", "cidr_netmask": "24", "vnic_ids": VNIC_IDS},
+    {"resource-stickiness": "100"},
+    CURRENT_OPS,
+)
+
+
+def preflight(
+    version: str = "0.11.5", primitives: str = "", nodes: Any = ("node1", "node2")
+) -> List[Call]:
+    return [
+        Call([PCS, "--version"], version + "\n"),
+        Call(
+            ["/usr/sbin/crm_mon", "--one-shot", "--inactive", "--output-as=xml"], crm_mon_xml(nodes)
+        ),
+        Call(
+            ["/usr/sbin/cibadmin", "--query", "--scope", "resources"],
+            cib_resources_xml([primitives] if primitives else []),
+        ),
+    ]
+
+
+@pytest.fixture
+def env_for(tmp_path: Any, monkeypatch: Any) -> Any:
+    monkeypatch.setattr(pacemaker, "agent_installed", lambda: True)
+
+    def make(calls: List[Call], **changes: Any) -> Env:
+        doc = dict(CONFIG, **changes)
+        path = tmp_path / "pcs-oci.json"
+        path.write_text(json.dumps(doc))
+        return Env(config_path=str(path), runner=FakeRunner(calls))
+
+    return make
+
+
+def test_configure_creates_resource_with_stickiness(env_for: Any) -> None:
+    env = env_for(preflight() + [Call(CREATE)])
+    result = configure.configure(env)
+    env.runner.assert_all_called()
+    assert [(p.name, p.action) for p in result.vips] == [("vip", "create")]
+
+
+def test_dry_run_prints_exactly_what_the_real_run_does(env_for: Any) -> None:
+    env = env_for(preflight())
+    result = configure.configure(env, dry_run=True)
+    env.runner.assert_all_called()
+    (step,) = result.steps
+    assert step.argv == CREATE
+    assert step.command.startswith(
+        "/usr/sbin/pcs resource create vip ocf:oci:IPaddr2 ip=10.0.0.200"
+    )
+
+
+def test_configure_again_changes_nothing(env_for: Any) -> None:
+    env = env_for(preflight(primitives=CURRENT))
+    result = configure.configure(env)
+    env.runner.assert_all_called()
+    assert [(p.name, p.action, p.steps) for p in result.vips] == [("vip", "unchanged", [])]
+
+
+def test_equivalent_interval_spellings_are_unchanged(env_for: Any) -> None:
+    current = primitive_xml(
+        "vip",
+        {"ip": "10.0.0.200", "cidr_netmask": "24", "vnic_ids": VNIC_IDS},
+        {"resource-stickiness": "100"},
+        [("monitor", "10000ms", "20"), ("start", "0", "80s"), ("stop", "0s", "20000ms")],
+    )
+    env = env_for(preflight(primitives=current))
+    assert configure.configure(env).vips[0].action == "unchanged"
+
+
+def test_changed_monitor_interval_updates_only_that_op(env_for: Any) -> None:
+    vips = [{"name": "vip", "ip": "10.0.0.200", "cidr_netmask": 24, "monitor_interval": "30s"}]
+    update = [PCS, "resource", "update", "vip", "op", "monitor", "interval=30s", "timeout=20s"]
+    env = env_for(preflight(primitives=CURRENT) + [Call(update)], vips=vips)
+    result = configure.configure(env)
+    env.runner.assert_all_called()
+    assert result.vips[0].changes == [
+        "op monitor: interval=10s timeout=20s -> interval=30s timeout=20s"
+    ]
+
+
+def test_changed_params_and_stickiness(env_for: Any) -> None:
+    env = env_for(
+        preflight(primitives=CURRENT)
+        + [
+            Call([PCS, "resource", "update", "vip", "cidr_netmask=25"]),
+            Call([PCS, "resource", "meta", "vip", "resource-stickiness=200"]),
+        ],
+        vips=[{"name": "vip", "ip": "10.0.0.200", "cidr_netmask": 25}],
+        resource_stickiness=200,
+    )
+    configure.configure(env)
+    env.runner.assert_all_called()
+
+
+def test_removed_vnic_ids_are_unset_and_admin_params_kept(env_for: Any) -> None:
+    current = primitive_xml(
+        "vip",
+        {"ip": "10.0.0.200", "cidr_netmask": "24", "vnic_ids": VNIC_IDS, "arp_count": "9"},
+        {"resource-stickiness": "100"},
+        CURRENT_OPS,
+    )
+    env = env_for(
+        preflight(primitives=current) + [Call([PCS, "resource", "update", "vip", "vnic_ids="])],
+        nodes=[{"hostname": "node1"}, {"hostname": "node2"}],
+    )
+    configure.configure(env)
+    env.runner.assert_all_called()
+
+
+def test_api_key_auth_and_monitor_api_become_parameters(env_for: Any) -> None:
+    env = env_for(
+        preflight(),
+        vips=[{"name": "vip", "ip": "10.0.0.200", "monitor_api": True, "monitor_api_interval": 30}],
+        oci={"auth": "api_key", "config_file": "/etc/oci/config", "profile": "HA", "timeout": 5},
+    )
+    (step,) = configure.configure(env, dry_run=True).steps
+    assert step.argv[5:13] == [
+        "ip=10.0.0.200",
+        "vnic_ids=" + VNIC_IDS,
+        "auth=api_key",
+        "oci_config_file=/etc/oci/config",
+        "oci_profile=HA",
+        "api_timeout=5",
+        "monitor_api=true",
+        "monitor_api_interval=30",
+    ]
+    assert "timeout=40s" in step.argv  # the monitor that may call the API
+
+
+@pytest.mark.parametrize(
+    "version, argv",
+    [
+        ("0.11.5", [PCS, "resource", "defaults", "update", "resource-stickiness=100"]),
+        ("0.10.18", [PCS, "resource", "defaults", "resource-stickiness=100"]),
+    ],
+)
+def test_set_defaults_per_pcs_generation(env_for: Any, version: str, argv: List[str]) -> None:
+    env = env_for(preflight(version=version, primitives=CURRENT) + [Call(argv)])
+    configure.configure(env, set_defaults=True)
+    env.runner.assert_all_called()
+
+
+def codes_of(env: Env, **kwargs: Any) -> List[str]:
+    with pytest.raises(PcsOciError) as e:
+        configure.configure(env, **kwargs)
+    return e.value.codes
+
+
+def test_cluster_not_running_changes_nothing(env_for: Any) -> None:
+    env = env_for(
+        [
+            Call([PCS, "--version"], "0.11.5\n"),
+            Call(
+                ["/usr/sbin/crm_mon", "--one-shot", "--inactive", "--output-as=xml"],
+                stderr="crm_mon: Error: cluster is not available on this node\n",
+                returncode=102,
+            ),
+        ]
+    )
+    with pytest.raises(PcsOciError) as e:
+        configure.configure(env)
+    assert e.value.codes == [reports.CLUSTER_NOT_RUNNING]
+    assert e.value.exit_code == exit_codes.PRECONDITION
+    env.runner.assert_all_called()
+
+
+def test_missing_agent_unknown_node_and_foreign_resource_all_reported(
+    env_for: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(pacemaker, "agent_installed", lambda: False)
+    foreign = primitive_xml("vip", {"ip": "10.0.0.200"}, agent=("ocf", "heartbeat", "IPaddr2"))
+    env = env_for(preflight(primitives=foreign, nodes=("node1", "node3")))
+    assert codes_of(env) == [
+        reports.AGENT_NOT_INSTALLED,
+        reports.NODE_NOT_IN_CONFIG,
+        reports.RESOURCE_NOT_OURS,
+    ]
+    env.runner.assert_all_called()
+
+
+def test_failure_midway_reports_step_applied_and_rollback(env_for: Any) -> None:
+    vips = [
+        {"name": "vip", "ip": "10.0.0.200", "cidr_netmask": 24},
+        {"name": "vip2", "ip": "10.0.0.201", "cidr_netmask": 24},
+    ]
+    create2 = [a.replace("vip", "vip2").replace("10.0.0.200", "10.0.0.201") for a in CREATE]
+    env = env_for(
+        preflight()
+        + [
+            Call(CREATE),
+            Call(create2, stderr="Error: Unable to create resource 'vip2'\n", returncode=1),
+        ],
+        vips=vips,
+    )
+    with pytest.raises(PcsOciError) as e:
+        configure.configure(env)
+    (report,) = e.value.reports
+    assert report.code == reports.CONFIGURE_STEP_FAILED
+    assert (
+        "step 2/2 (create vip2 (10.0.0.201)) failed: Error: Unable to create resource 'vip2'"
+        in report.message
+    )
+    assert "already applied: create vip (10.0.0.200)" in report.message
+    assert "/usr/sbin/pcs resource delete vip" in report.hint
+
+
+def test_unconfigure_deletes_only_our_resources(env_for: Any) -> None:
+    foreign = primitive_xml("web", {"ip": "10.0.0.9"}, agent=("ocf", "heartbeat", "IPaddr2"))
+    status = Call(
+        ["/usr/sbin/crm_mon", "--one-shot", "--inactive", "--output-as=xml"], crm_mon_xml()
+    )
+    cib = Call(
+        ["/usr/sbin/cibadmin", "--query", "--scope", "resources"],
+        cib_resources_xml([CURRENT, foreign]),
+    )
+    env = env_for([status, cib, Call([PCS, "resource", "delete", "vip"])])
+    configure.unconfigure(env, ["vip"])
+    env.runner.assert_all_called()
+
+    env = env_for([status, cib])
+    with pytest.raises(PcsOciError) as e:
+        configure.unconfigure(env, ["web", "nope"])
+    assert e.value.codes == [reports.RESOURCE_NOT_OURS, reports.RESOURCE_NOT_FOUND]
