@@ -169,6 +169,30 @@ def _add_cluster_verbs(subparsers: Any) -> None:
     )
 
 
+def _add_discover_verb(subparsers: Any) -> None:
+    discover = _verb(
+        subparsers,
+        "discover",
+        "pcs_oci.cli.discover_cmd:discover",
+        "show this node's instance and VNICs from the instance metadata service",
+        "Show this node's instance, region, availability and fault domain,\n"
+        "compartment and VNICs (from IMDS v2), and for each configured VIP the\n"
+        "local VNIC that would hold it.",
+    )
+    discover.add_argument("--json", action="store_true", help="print JSON")
+    discover.add_argument(
+        "--update",
+        action="store_true",
+        help="write this node's vnic_id (and missing cidr_netmask) into the config file",
+    )
+    discover.add_argument(
+        "--all",
+        action="store_true",
+        dest="all_nodes",
+        help="also find the other configured nodes' VNICs through the OCI API and write them",
+    )
+
+
 def _add_status_verb(subparsers: Any) -> None:
     status = _verb(
         subparsers,
@@ -202,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(handler="pcs_oci.cli.main:no_verb", _parser=parser)
     verbs = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_config_verbs(verbs)
+    _add_discover_verb(verbs)
     _add_cluster_verbs(verbs)
     _add_status_verb(verbs)
     return parser

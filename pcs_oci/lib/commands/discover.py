@@ -1,0 +1,152 @@
+"""`pcs-oci discover`: this node's facts from IMDS, and filling them into the config."""
+
+import ipaddress
+import os
+from typing import Any, Dict, List, NamedTuple, Optional
+
+from pcs_oci import settings
+from pcs_oci.common import exit_codes, reports
+from pcs_oci.lib import config as config_lib
+from pcs_oci.lib.discovery import RemoteNode, VipPlacement, place_vips, resolve_other_nodes
+from pcs_oci.lib.env import Env
+from pcs_oci.lib.errors import PcsOciError
+from pcs_oci.lib.imds import NodeFacts, read_node_facts
+
+
+class DiscoverResult(NamedTuple):
+    facts: NodeFacts
+    # Config-dependent parts are empty when there is no config file yet.
+    config_path: Optional[str]
+    local_node: Optional[str]
+    placements: List[Any]  # (vip name, VipPlacement)
+    remote: List[RemoteNode]
+    # Human-readable list of what --update wrote, empty if nothing.
+    updated: List[str]
+
+    def to_dict(self) -> Dict[str, Any]:
+        f = self.facts
+        return {
+            "hostname": f.hostname,
+            "instance_id": f.instance_id,
+            "display_name": f.display_name,
+            "region": f.region,
+            "availability_domain": f.availability_domain,
+            "fault_domain": f.fault_domain,
+            "compartment_id": f.compartment_id,
+            "vnics": [v._asdict() for v in f.vnics],
+            "config": self.config_path,
+            "local_node": self.local_node,
+            "vips": [
+                {
+                    "name": name,
+                    "ip": p.ip,
+                    "vnic_id": p.vnic.vnic_id if p.vnic else None,
+                    "subnet_cidr": p.vnic.subnet_cidr if p.vnic else None,
+                    "problem": p.problem.render() if p.problem else None,
+                }
+                for name, p in self.placements
+            ],
+            "nodes": [
+                {"hostname": n.hostname, "instance_id": n.instance_id, "vnic_id": n.vnic_id}
+                for n in self.remote
+            ],
+            "updated": self.updated,
+        }
+
+
+def _local_node_name(env: Env, config: config_lib.Config, facts: NodeFacts) -> Optional[str]:
+    """This node's entry in the config: by Pacemaker's name, else by host name."""
+    candidates = []
+    try:
+        result = env.runner.run([settings.CRM_NODE, "-n"], timeout=10)
+        if result.ok and result.stdout.strip():
+            candidates.append(result.stdout.strip())
+    except PcsOciError:
+        pass  # no cluster tools yet: discover runs before the cluster exists
+    candidates += [facts.hostname, facts.display_name, os.uname().nodename]
+    for name in candidates:
+        if not name:
+            continue
+        for short in (name, name.split(".", 1)[0]):
+            node = config.node(short)
+            if node is not None:
+                return node.hostname
+    return None
+
+
+def discover(env: Env, update: bool = False, all_nodes: bool = False) -> DiscoverResult:
+    facts = read_node_facts(env.imds)
+    path = env.config_path
+    if not os.path.exists(path):
+        if update or all_nodes:
+            config_lib.load(path)  # the clear "cannot read" error with its hint
+        return DiscoverResult(facts, None, None, [], [], [])
+    config = config_lib.load(path)
+    placements = list(
+        zip([v.name for v in config.vips], place_vips(facts, [v.ip for v in config.vips]))
+    )
+    local = _local_node_name(env, config, facts)
+    problems = [p.problem for _, p in placements if p.problem]
+    if problems:
+        raise PcsOciError(*problems, exit_code=exit_codes.PRECONDITION)
+    remote: List[RemoteNode] = []
+    if all_nodes:
+        others = [n.hostname for n in config.nodes if n.hostname != local]
+        api = env.oci_api(config.oci)
+        with api.budget():
+            remote = resolve_other_nodes(api, facts, others, [v.ip for v in config.vips])
+    updated: List[str] = []
+    if update or all_nodes:
+        if local is None:
+            raise PcsOciError(
+                reports.item(
+                    reports.NODE_NOT_IN_CONFIG,
+                    "this node ({}) is not in the config's nodes".format(facts.hostname),
+                    "add it: nodes[].hostname as `crm_node -n` prints it",
+                    path,
+                ),
+                exit_code=exit_codes.PRECONDITION,
+            )
+        updated = _write_update(path, config, local, placements, remote)
+    return DiscoverResult(facts, path, local, placements, remote, updated)
+
+
+def _vnic_of(placements: List[Any]) -> Optional[str]:
+    ids = {p.vnic.vnic_id for _, p in placements if p.vnic}
+    return ids.pop() if len(ids) == 1 else None
+
+
+def _write_update(
+    path: str,
+    config: config_lib.Config,
+    local: Optional[str],
+    placements: List[Any],
+    remote: List[RemoteNode],
+) -> List[str]:
+    """Fill vnic_id (and missing cidr_netmask) into the file, keeping the rest as it was."""
+    doc = config_lib.load_document(path)
+    updated: List[str] = []
+    found = {n.hostname: n.vnic_id for n in remote if n.vnic_id}
+    if local is not None:
+        vnic = _vnic_of(placements)
+        if vnic:
+            found[local] = vnic
+    for entry in doc["nodes"]:
+        vnic = found.get(entry["hostname"])
+        if vnic and entry.get("vnic_id") != vnic:
+            entry["vnic_id"] = vnic
+            updated.append("nodes[{}].vnic_id".format(entry["hostname"]))
+    by_ip: Dict[Any, VipPlacement] = {ipaddress.ip_address(p.ip): p for _, p in placements}
+    for entry in doc["vips"]:
+        placement = by_ip.get(ipaddress.ip_address(entry["ip"]))
+        if "cidr_netmask" not in entry and placement and placement.vnic:
+            cidr = placement.vnic.subnet_cidr
+            if ipaddress.ip_address(entry["ip"]).version == 6:
+                cidr = placement.vnic.ipv6_subnet_cidr or cidr
+            entry["cidr_netmask"] = ipaddress.ip_network(cidr, strict=False).prefixlen
+            updated.append("vips[{}].cidr_netmask".format(entry["name"]))
+    if updated:
+        config_lib.check_document(doc, path)
+        mode = os.stat(path).st_mode & 0o777
+        config_lib.write_atomic(path, config_lib.dumps(doc), mode)
+    return updated
