@@ -21,6 +21,8 @@ CRM_RESOURCE = "/usr/sbin/crm_resource"
 CIBADMIN = "/usr/sbin/cibadmin"
 CRM_ATTRIBUTE = "/usr/sbin/crm_attribute"
 IP = "/sbin/ip"
+COROSYNC_CMAPCTL = "/usr/sbin/corosync-cmapctl"
+FIREWALL_CMD = "/usr/bin/firewall-cmd"
 
 DEFAULT_STICKINESS = 100
 DEFAULT_MONITOR_INTERVAL = "10s"

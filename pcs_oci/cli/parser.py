@@ -193,6 +193,21 @@ def _add_discover_verb(subparsers: Any) -> None:
     )
 
 
+def _add_verify_verb(subparsers: Any) -> None:
+    verify = _verb(
+        subparsers,
+        "verify",
+        "pcs_oci.cli.verify_cmd:verify",
+        "check every precondition of a working VIP, with the fix for each failure",
+        "Check the config, this node, the instance metadata service, OCI\n"
+        "authentication and permissions, the VIP's private IP, the agent, the\n"
+        "cluster's nodes, resources, stickiness, fencing and quorum, conflicting\n"
+        "software and the firewall. Each check is PASS, WARN, FAIL or SKIP; every\n"
+        "non-pass names its fix. Exit 0 when nothing FAILs, 3 otherwise.",
+    )
+    verify.add_argument("--json", action="store_true", help="print JSON")
+
+
 def _add_status_verb(subparsers: Any) -> None:
     status = _verb(
         subparsers,
@@ -228,5 +243,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_verbs(verbs)
     _add_discover_verb(verbs)
     _add_cluster_verbs(verbs)
+    _add_verify_verb(verbs)
     _add_status_verb(verbs)
     return parser
