@@ -12,9 +12,10 @@ VPY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
 APT_PACKAGES := pacemaker corosync pcs resource-agents pacemaker-cli-utils fence-agents \
-	libxml2-utils rpm rpmlint cpio python3-packaging mandoc groff-base man-db iproute2
+	libxml2-utils rpm rpmlint cpio python3-packaging mandoc groff-base man-db iproute2 \
+	python3-venv
 
-.PHONY: check deps venv lint typecheck vermin test test-unit demo clean install-agent
+.PHONY: check deps venv agent-venv lint typecheck vermin test test-unit demo clean install-agent
 
 check: deps venv lint typecheck vermin test
 
@@ -40,6 +41,19 @@ $(VENV)/.installed: requirements-dev.txt setup.py
 
 venv: $(VENV)/.installed
 
+# The agent inside the lab's cluster runs as Pacemaker runs it, partly as the
+# hacluster user (meta-data), who cannot read /root: so it gets the system
+# Python (as on EL, where it is /usr/bin/python3) in a venv of its own.
+AGENT_VENV := .venv-agent
+$(AGENT_VENV)/.installed: requirements-dev.txt setup.py
+	test -x $(AGENT_VENV)/bin/python || /usr/bin/python3 -m venv $(AGENT_VENV)
+	$(AGENT_VENV)/bin/python -m pip install -q --disable-pip-version-check \
+		$$(grep -E '^(oci|jsonschema)==' requirements-dev.txt)
+	$(AGENT_VENV)/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	touch $@
+
+agent-venv: $(AGENT_VENV)/.installed
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -51,7 +65,7 @@ typecheck: venv
 vermin: venv
 	$(VENV)/bin/vermin -q --no-tips --violations --eval-annotations -t=3.9- pcs_oci
 
-test: venv
+test: venv agent-venv
 	$(VPY) -m pytest $(PYTEST_ARGS)
 
 test-unit: venv

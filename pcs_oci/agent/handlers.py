@@ -123,7 +123,10 @@ def fit_budget(settings: Any, seconds: float, worst_case: Callable[[Any], float]
 
 
 def _cloud_reason(what: str, error: PcsOciError) -> str:
-    return "{}: {}".format(what, "; ".join(r.render() for r in error.reports))
+    # Pacemaker keeps only the first 128 characters of an exit reason: the
+    # OCI error code, HTTP status and opc-request-id come first, the context
+    # (and the hint, in the log) after.
+    return "{} ({})".format("; ".join(r.message for r in error.reports), what)
 
 
 def _local_vnic(ctx: Context, p: OciParams) -> str:
@@ -180,7 +183,9 @@ def start(ctx: Context) -> int:
         api = ctx.api(p, ctx.remaining() - IPADDR2_RESERVE_SECONDS)
         result = assign_vip(api, vnic_id, p.ip)
     except PcsOciError as e:
-        raise _api_failure("moving {} to VNIC {} in OCI failed".format(p.ip, vnic_id), e) from None
+        for report in e.reports:
+            ctx.log.error("moving %s to VNIC %s failed: %s", p.ip, vnic_id, report.render())
+        raise _api_failure("moving {} to this node's VNIC".format(p.ip), e) from None
     if result.action == "moved":
         ctx.log.info(
             "moved %s in OCI from VNIC %s to this node's VNIC %s",

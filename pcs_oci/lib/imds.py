@@ -10,18 +10,22 @@ go through a proxy (IMDS is link-local; a proxy would answer for the wrong
 host or add X-Forwarded-For, which IMDS v2 rejects) and are retried briefly:
 IMDS has millisecond windows where it answers 404 while it is updated, and it
 has been seen answering 429 to bursts.
+
+The request is a plain HTTP/1.0 GET over a socket (`Connection: close`, so
+the answer is never chunked and ends at EOF). Nothing reads *_proxy from
+the environment, so no proxy is possible by construction, and it keeps
+discovery at ~15 ms over a bare interpreter: http.client alone imports the
+email package and ssl (~17 ms), urllib.request ~7 ms more. Only an https
+base URL (never IMDS itself; maybe a test double) goes through http.client.
 """
 
-import http.client
 import ipaddress
 import json
 import os
 import socket
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from pcs_oci import settings
 from pcs_oci.common import reports
@@ -62,7 +66,11 @@ class Imds:
     ):
         base = (base_url or base_url_from_env()).rstrip("/")
         parsed = urllib.parse.urlsplit(base)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        try:
+            port = parsed.port
+        except ValueError:
+            port = -1
+        if parsed.scheme not in ("http", "https") or not parsed.hostname or port == -1:
             raise ConfigError(
                 reports.item(
                     reports.CONFIG_INVALID_VALUE,
@@ -77,8 +85,16 @@ class Imds:
         self.max_total_seconds = max_total_seconds
         self.backoff = backoff
         self._sleep = sleep
-        # An empty ProxyHandler disables http_proxy/https_proxy from the env.
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        self._https = parsed.scheme == "https"
+        self._host = parsed.hostname or ""
+        self._port = port
+        self._path = parsed.path.rstrip("/")
+
+    def _fetch(self, path: str, timeout: float) -> Tuple[int, Optional[str], bytes]:
+        target = "{}/{}".format(self._path, path.lstrip("/"))
+        if self._https:
+            return _https_get(self._host, self._port, target, timeout)
+        return _http_get(self._host, self._port or 80, target, timeout)
 
     def get(self, path: str) -> bytes:
         """The raw body of GET base/path, or CloudError after the time bound."""
@@ -89,16 +105,15 @@ class Imds:
             attempt += 1
             wait = self.backoff * (2 ** (attempt - 1))
             remaining = deadline - time.monotonic()
-            request = urllib.request.Request(url, headers=AUTH_HEADERS)  # noqa: S310 - http(s) checked
             try:
-                with self._opener.open(
-                    request, timeout=max(0.05, min(self.timeout, remaining))
-                ) as resp:
-                    return bytes(resp.read(_MAX_BODY))
-            except urllib.error.HTTPError as e:
-                status = e.code
-                retry_after = e.headers.get("Retry-After") if e.headers else None
-                e.close()
+                status, retry_after, body = self._fetch(
+                    path, max(0.05, min(self.timeout, remaining))
+                )
+            except (OSError, _ProtocolError) as e:
+                reason = _reason(e, self.timeout)
+            else:
+                if 200 <= status <= 299:
+                    return body
                 if not _retryable(status):
                     raise CloudError(
                         reports.item(
@@ -107,11 +122,9 @@ class Imds:
                             "IMDS v2 must be enabled on the instance and reached without a proxy",
                         ),
                         status=status,
-                    ) from None
+                    )
                 reason = "HTTP {}".format(status)
                 wait = max(wait, _seconds(retry_after))
-            except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
-                reason = _reason(e, self.timeout)
             if time.monotonic() + wait >= deadline:
                 raise CloudError(
                     reports.item(
@@ -122,7 +135,7 @@ class Imds:
                         ),
                     ),
                     transient=True,
-                ) from None
+                )
             self._sleep(wait)
 
     def get_json(self, path: str) -> Any:
@@ -145,6 +158,91 @@ class Imds:
         return doc
 
 
+class _ProtocolError(Exception):
+    """The answer is not HTTP we understand (retried like a network error)."""
+
+
+def _http_get(
+    host: str, port: int, target: str, timeout: float
+) -> Tuple[int, Optional[str], bytes]:
+    """(status, Retry-After, body) of one HTTP/1.0 GET; timeout bounds the whole exchange."""
+    deadline = time.monotonic() + timeout
+    host_header = "[{}]".format(host) if ":" in host else host
+    if port != 80:
+        host_header += ":{}".format(port)
+    request = (
+        "GET {} HTTP/1.0\r\nHost: {}\r\nAuthorization: {}\r\nAccept: application/json\r\n"
+        "Connection: close\r\n\r\n".format(target, host_header, AUTH_HEADERS["Authorization"])
+    ).encode("latin-1")
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(request)
+        chunks: List[bytes] = []
+        size = 0
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout("timed out")
+            sock.settimeout(left)
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > _MAX_BODY + 65536:
+                raise _ProtocolError("answer larger than {} bytes".format(_MAX_BODY))
+    raw = b"".join(chunks)
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(None, 2)
+    if not sep or len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+        raise _ProtocolError("not an HTTP answer: {!r}".format(raw[:40]))
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        body = _dechunk(body)
+    length = headers.get("content-length", "")
+    if length.isdigit():
+        if len(body) < int(length):
+            raise _ProtocolError("answer cut short")
+        body = body[: int(length)]
+    return int(parts[1]), headers.get("retry-after"), body
+
+
+def _dechunk(body: bytes) -> bytes:
+    # Only a server ignoring our HTTP/1.0 would send this; decode it anyway.
+    out: List[bytes] = []
+    while True:
+        size_line, sep, rest = body.partition(b"\r\n")
+        try:
+            size = int(size_line.split(b";")[0].strip() or b"x", 16)
+        except ValueError:
+            raise _ProtocolError("bad chunked encoding") from None
+        if not sep or size == 0:
+            return b"".join(out)
+        if len(rest) < size:
+            raise _ProtocolError("answer cut short")
+        out.append(rest[:size])
+        body = rest[size + 2 :]
+
+
+def _https_get(
+    host: str, port: Optional[int], target: str, timeout: float
+) -> Tuple[int, Optional[str], bytes]:
+    import http.client
+
+    conn = http.client.HTTPSConnection(host, port, timeout=timeout)
+    try:
+        conn.request("GET", target, headers=AUTH_HEADERS)
+        resp = conn.getresponse()
+        return resp.status, resp.getheader("Retry-After"), resp.read(_MAX_BODY)
+    except http.client.HTTPException as e:
+        raise _ProtocolError(str(e) or type(e).__name__) from None
+    finally:
+        conn.close()
+
+
 def _seconds(retry_after: Optional[str]) -> float:
     # Honour a short Retry-After only; the time bound caps it anyway.
     try:
@@ -154,11 +252,9 @@ def _seconds(retry_after: Optional[str]) -> float:
 
 
 def _reason(error: BaseException, timeout: float) -> str:
-    inner = getattr(error, "reason", error)
-    if isinstance(inner, (socket.timeout, TimeoutError)):
+    if isinstance(error, (socket.timeout, TimeoutError)):
         return "no answer within {:g} s".format(timeout)
-    text = reports.first_line(str(inner)) or type(inner).__name__
-    return text
+    return reports.first_line(str(error)) or type(error).__name__
 
 
 def _bad_response(path: str, what: str) -> CloudError:

@@ -28,7 +28,6 @@ import re
 import threading
 import time
 import urllib.parse
-import uuid
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
@@ -208,8 +207,12 @@ def _retry_strategy(oci: Any, s: OciSettings, total_seconds: float) -> Any:
     ).get_retry_strategy()
 
 
+class _Deadline(Exception):
+    """_run_bounded gave up waiting."""
+
+
 def _run_bounded(fn: Callable[[], Any], seconds: float) -> Any:
-    """fn() in a daemon thread; TimeoutError if it has not returned after seconds.
+    """fn() in a daemon thread; _Deadline if it has not returned after seconds.
 
     The SDK's signer fixes its own IMDS and token timeouts at (10, 60) s;
     this is the only way to keep the agent's start within its bound.
@@ -219,30 +222,50 @@ def _run_bounded(fn: Callable[[], Any], seconds: float) -> Any:
     def target() -> None:
         try:
             box["result"] = fn()
-        except BaseException as e:  # noqa: BLE001 - re-raised in the caller
+        except BaseException as e:  # re-raised in the caller
             box["error"] = e
 
     thread = threading.Thread(target=target, name="pcs-oci-auth", daemon=True)
     thread.start()
     thread.join(seconds)
     if thread.is_alive():
-        raise TimeoutError("no answer within {:g} s".format(seconds))
+        raise _Deadline("no answer within {:g} s".format(seconds))
     if "error" in box:
         raise box["error"]
     return box.get("result")
 
 
+# requests' timeout classes and the socket's; urllib3's NewConnectionError
+# derives from ConnectTimeoutError, so match names, not the hierarchy.
+_TIMEOUT_NAMES = ("Timeout", "ConnectTimeout", "ReadTimeout", "timeout", "TimeoutError")
+
+
 def _reason(error: BaseException) -> str:
-    """A one-line reason for a connection-level failure, without URLs' noise."""
+    """A one-line reason for a connection-level failure, without the SDK's noise."""
+    # requests/urllib3 nest the socket error a few levels deep.
+    queue: List[Any] = [error]
+    for _ in range(30):
+        if not queue:
+            break
+        current = queue.pop(0)
+        if not isinstance(current, BaseException):
+            continue
+        name = type(current).__name__
+        if name in _TIMEOUT_NAMES:
+            return "timed out ({})".format(name)
+        if isinstance(current, OSError) and current.strerror:
+            return str(current.strerror)
+        queue.extend(current.args)
+        queue.extend(
+            e
+            for e in (getattr(current, "reason", None), current.__cause__, current.__context__)
+            if e is not None
+        )
     text = str(error)
     errno = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
     if errno:
         return errno.group(1).strip()
-    name = type(error).__name__
-    for cls in type(error).__mro__:
-        if "Timeout" in cls.__name__:
-            return "timed out ({})".format(name)
-    return reports.first_line(text)[:200] or name
+    return reports.first_line(text)[:200] or type(error).__name__
 
 
 def _policy_hint(auth: str, compartment: str) -> str:
@@ -371,6 +394,10 @@ def _api_key_config(oci: Any, s: OciSettings) -> Dict[str, Any]:
         raise _config_error(s, config_file, profile, "file not found") from None
     except oci.exceptions.ProfileNotFound:
         raise _config_error(s, config_file, profile, "profile not found") from None
+    except oci.exceptions.InvalidKeyFilePath as e:
+        path = re.search(r"key_file's value '([^']*)'", str(e))
+        why = "key_file {} not found".format(path.group(1) if path else "")
+        raise _config_error(s, config_file, profile, why) from None
     except (ValueError, OSError, oci.exceptions.ClientError) as e:
         # Messages here name keys, never values.
         raise _config_error(s, config_file, profile, reports.first_line(str(e))[:160]) from None
@@ -451,24 +478,30 @@ class OciApi:
             kwargs["federation_endpoint"] = federation
 
         def build() -> Any:
-            signer = oci.auth.signers.InstancePrincipalsSecurityTokenSigner(**kwargs)
-            if s.proxy:
-                # The token endpoint is public like the API; IMDS never is.
-                signer.federation_client.requests_session.proxies = _proxies(s.proxy)
-            # Fetch the token now, so an auth failure is reported as one.
-            signer.get_security_token()
-            return signer
+            # The constructor reads IMDS and fetches the token; the SDK gives
+            # no proxy knob for either, so steer both through the environment.
+            with _signer_environment(s.proxy):
+                return oci.auth.signers.InstancePrincipalsSecurityTokenSigner(**kwargs)
 
         try:
             return _run_bounded(build, s.max_total_seconds)
         except PcsOciError:
             raise
-        except Exception as e:  # noqa: BLE001 - any signer failure is an auth failure
+        except Exception as e:  # any signer failure is an auth failure
             imds = os.environ.get(pcs_settings.IMDS_BASE_URL_ENV) or pcs_settings.IMDS_BASE_URL
-            reason = _reason(e)
             status = int(getattr(e, "status", 0) or 0)
             if status:
-                reason = "{} (HTTP {}) {}".format(getattr(e, "code", ""), status, reason)
+                # A ServiceError from the token endpoint (or IMDS, as the SDK maps it).
+                reason = "{} (HTTP {}, opc-request-id {}): {}".format(
+                    getattr(e, "code", "") or "no code",
+                    status,
+                    getattr(e, "request_id", "") or "-",
+                    reports.first_line(str(getattr(e, "message", "") or ""))[:200],
+                )
+            elif isinstance(e, _Deadline):
+                reason = str(e)
+            else:
+                reason = _reason(e)
             raise CloudError(
                 reports.item(
                     reports.OCI_AUTH_FAILED,
@@ -527,7 +560,7 @@ class OciApi:
             return getattr(client, method)(
                 *args, retry_strategy=_retry_strategy(oci, self.settings, total), **kwargs
             )
-        except Exception as e:  # noqa: BLE001 - mapped or re-raised below
+        except Exception as e:  # mapped or re-raised below
             mapped = map_error(e, operation, self.endpoint, self.settings.auth, self.compartment)
             if mapped is None:
                 raise
@@ -682,11 +715,40 @@ class OciApi:
 
 def new_retry_token() -> str:
     """An opc-retry-token: the same create retried is then done once."""
+    import uuid  # 3 ms (platform, subprocess); only a create needs it
+
     return uuid.uuid4().hex
 
 
 def _given(**kwargs: Optional[str]) -> Dict[str, str]:
     return {k: v for k, v in kwargs.items() if v is not None}
+
+
+@contextmanager
+def _signer_environment(proxy: Optional[str]) -> Iterator[None]:
+    """Proxy env for the token request; never a proxy for IMDS, whatever the env says.
+
+    Safe because the caller waits for the signer thread: nothing else runs.
+    """
+    names = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "no_proxy", "NO_PROXY")
+    saved = {n: os.environ.get(n) for n in names}
+    imds_host = urllib.parse.urlsplit(
+        os.environ.get(pcs_settings.IMDS_BASE_URL_ENV) or pcs_settings.IMDS_BASE_URL
+    ).hostname
+    bypass = [h for h in (saved["no_proxy"] or saved["NO_PROXY"] or "").split(",") if h.strip()]
+    bypass += [h for h in (imds_host, "169.254.169.254", "fd00:c1::a9fe:a9fe") if h]
+    try:
+        if proxy:
+            for n in names[:4]:
+                os.environ[n] = proxy
+        os.environ["no_proxy"] = os.environ["NO_PROXY"] = ",".join(bypass)
+        yield
+    finally:
+        for n, value in saved.items():
+            if value is None:
+                os.environ.pop(n, None)
+            else:
+                os.environ[n] = value
 
 
 def _proxies(proxy: str) -> Dict[str, str]:

@@ -1,7 +1,9 @@
 """Request dispatch shared by every role: routing, faults, IMDS outages and the call log."""
 
+import base64
 import ipaddress
 import json
+import re
 import time
 import uuid
 from typing import Any, Callable, List, Optional, Sequence, Tuple
@@ -45,7 +47,7 @@ class FakeApp:
         op, handler = found
         if op.startswith("Imds:") and self.cloud.is_imds_down(req.node):
             return self._log(req, op, Outcome(None, DROP), None)
-        fault = self.cloud.faults.take(op, req.node)
+        fault = self.cloud.faults.take(op, req.node or self._caller_node(req))
         if fault is not None and fault.delay > 0:
             time.sleep(fault.delay)
         if fault is not None and fault.status is not None:
@@ -55,6 +57,22 @@ class FakeApp:
         else:
             outcome = Outcome(self._run(handler, req), _how(fault) if fault else SEND)
         return self._log(req, op, _with_id(req, outcome), fault)
+
+    def _caller_node(self, req: Request) -> Optional[str]:
+        """The node whose instance principal signed a Core call, for node-scoped
+        faults (unverified here: the handler checks the signature)."""
+        match = re.search(r'keyId="ST\$([^".]+)\.([^".]+)\.', req.headers.get("authorization", ""))
+        if not match:
+            return None
+        try:
+            payload = match.group(2) + "=" * (-len(match.group(2)) % 4)
+            sub = json.loads(base64.urlsafe_b64decode(payload)).get("sub")
+        except (ValueError, TypeError):
+            return None
+        for name, node in self.cloud.world["nodes"].items():
+            if node["instance_id"] == sub:
+                return str(name)
+        return None
 
     def _route(self, req: Request) -> Optional[Tuple[str, Callable[[Request], Response]]]:
         if "core" in self.roles:

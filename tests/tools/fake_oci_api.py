@@ -47,7 +47,7 @@ class FakeOciApi:
         self.budgets: List[Optional[float]] = []
         self._etags: Dict[str, int] = {}
         self._faults: Dict[str, List[CloudError]] = {}
-        self._before: Dict[str, List[Callable[[], None]]] = {}
+        self._before: Dict[str, List[Callable[[], Any]]] = {}
         self._ids = itertools.count(1)
         self.retry_tokens: Dict[str, str] = {}
 
@@ -134,7 +134,7 @@ class FakeOciApi:
     def fail(self, op: str, error: CloudError, count: int = 1) -> None:
         self._faults.setdefault(op, []).extend([error] * count)
 
-    def before(self, op: str, fn: Callable[[], None]) -> None:
+    def before(self, op: str, fn: Callable[[], Any]) -> None:
         self._before.setdefault(op, []).append(fn)
 
     def ops(self) -> List[str]:

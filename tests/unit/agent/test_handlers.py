@@ -55,6 +55,9 @@ class Logger:
     def warning(self, msg: str, *args: Any) -> None:
         self._log("warning", msg, *args)
 
+    def error(self, msg: str, *args: Any) -> None:
+        self._log("error", msg, *args)
+
     def exception(self, msg: str, *args: Any) -> None:
         self._log("error", msg, *args)
 
@@ -219,7 +222,8 @@ def test_start_transient_cloud_error_is_generic_with_code_and_request_id(world: 
     )
     assert world.run("start") == ocf.OCF_ERR_GENERIC
     (reason,) = world.plumbing.reasons
-    assert "ServiceUnavailable" in reason and "req-503-ServiceUnavailable" in reason
+    # Pacemaker keeps 128 characters: the code and request id must be in them.
+    assert "ServiceUnavailable" in reason[:128] and "req-503-ServiceUnavailable" in reason[:128]
     # The OS address is not added when the cloud move failed.
     assert world.ipaddr2_calls() == []
 
@@ -228,7 +232,10 @@ def test_start_not_authorized_is_generic_not_configured(world: World) -> None:
     world.api.add_private_ip(VIP, world.vnic2, world.subnet)
     world.api.fail("get_vnic", cloud_error(404, "NotAuthorizedOrNotFound", "GetVnic"))
     assert world.run("start") == ocf.OCF_ERR_GENERIC
-    assert "dynamic-group" in world.plumbing.reasons[0]
+    assert "NotAuthorizedOrNotFound" in world.plumbing.reasons[0]
+    # The policy to add is in the log, where there is room for it.
+    errors = [m for level, m in world.plumbing.logger.records if level == "error"]
+    assert "dynamic-group" in errors[0]
 
 
 def test_start_primary_ip_is_a_configuration_error(world: World) -> None:

@@ -1,5 +1,6 @@
 import http.server
 import json
+import socket
 import threading
 import time
 from typing import Any, Dict, Iterator, List, Optional, Tuple
@@ -223,9 +224,10 @@ def test_bad_vnic_entry_is_a_bad_response(stub: Stub) -> None:
     assert e.value.codes == [reports.IMDS_BAD_RESPONSE]
 
 
-def test_bad_base_url_is_a_config_error() -> None:
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "169.254.169.254", "http://h:port/opc/v2"])
+def test_bad_base_url_is_a_config_error(url: str) -> None:
     with pytest.raises(ConfigError) as e:
-        Imds("file:///etc/passwd")
+        Imds(url)
     assert e.value.codes == [reports.CONFIG_INVALID_VALUE]
 
 
@@ -254,7 +256,7 @@ def test_read_node_facts(stub: Stub) -> None:
 
 
 def test_region_falls_back_to_region_info_then_short_code(stub: Stub) -> None:
-    doc = dict(INSTANCE)
+    doc: Dict[str, Any] = dict(INSTANCE)
     del doc["canonicalRegionName"]
     doc["regionInfo"] = {"regionIdentifier": "us-phoenix-1"}
     stub.serve("instance/", doc)
@@ -320,3 +322,119 @@ def test_bad_vip_text_is_a_config_error(ip: str) -> None:
     with pytest.raises(ConfigError) as e:
         vnic_for_ip(LOCAL, ip)
     assert e.value.codes == [reports.CONFIG_INVALID_VALUE]
+
+
+class RawServer:
+    """Answers each connection with the next scripted raw bytes, then closes."""
+
+    def __init__(self, answers: List[bytes], family: int = socket.AF_INET) -> None:
+        self.answers = list(answers)
+        self.requests: List[bytes] = []
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.bind(("::1" if family == socket.AF_INET6 else "127.0.0.1", 0))
+        self.sock.listen(5)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                self.requests.append(data)
+                answer = self.answers.pop(0) if self.answers else b""
+                conn.sendall(answer)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def ok(body: bytes, headers: str = "") -> bytes:
+    return "HTTP/1.1 200 OK\r\n{}\r\n".format(headers).encode() + body
+
+
+def raw_imds(server: RawServer, host: str = "127.0.0.1") -> Imds:
+    return Imds(
+        "http://{}:{}/opc/v2".format(host, server.port),
+        timeout=0.5,
+        max_total_seconds=1.0,
+        backoff=0.01,
+    )
+
+
+def test_raw_request_is_a_plain_get_with_the_bearer_header() -> None:
+    server = RawServer([ok(b"[]", "Content-Length: 2\r\n")])
+    try:
+        assert raw_imds(server).vnics() == []
+        request = server.requests[0].decode()
+        assert request.startswith("GET /opc/v2/vnics/ HTTP/1.0\r\n")
+        assert "\r\nAuthorization: Bearer Oracle\r\n" in request
+        assert "Host: 127.0.0.1:{}\r\n".format(server.port) in request
+    finally:
+        server.close()
+
+
+def test_body_without_length_ends_at_eof() -> None:
+    server = RawServer([ok(b'{"id": "x"}')])
+    try:
+        assert raw_imds(server).instance() == {"id": "x"}
+    finally:
+        server.close()
+
+
+def test_chunked_body_is_decoded() -> None:
+    body = b'5\r\n{"id"\r\n6\r\n: "x"}\r\n0\r\n\r\n'
+    server = RawServer([ok(body, "Transfer-Encoding: chunked\r\n")])
+    try:
+        assert raw_imds(server).instance() == {"id": "x"}
+    finally:
+        server.close()
+
+
+def test_cut_short_or_garbage_is_retried_then_unreachable() -> None:
+    cut = ok(b'{"id"', "Content-Length: 11\r\n")
+    server = RawServer([cut, b"SSH-2.0-OpenSSH\r\n", b"", ok(b'{"id": "x"}')])
+    try:
+        assert raw_imds(server).instance() == {"id": "x"}
+        assert len(server.requests) == 4
+    finally:
+        server.close()
+    server = RawServer([b"garbage\r\n\r\n"] * 50)
+    try:
+        with pytest.raises(CloudError) as e:
+            raw_imds(server).instance()
+        assert e.value.codes == [reports.IMDS_UNREACHABLE]
+        assert "not an HTTP answer" in e.value.reports[0].message
+    finally:
+        server.close()
+
+
+def test_retry_after_is_honoured_briefly() -> None:
+    throttled = b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 0.3\r\n\r\n"
+    server = RawServer([throttled, ok(b"[]")])
+    try:
+        start = time.monotonic()
+        assert raw_imds(server).vnics() == []
+        assert 0.3 <= time.monotonic() - start < 1.0
+    finally:
+        server.close()
+
+
+def test_ipv6_base_url() -> None:
+    try:
+        server = RawServer([ok(b"[]")], socket.AF_INET6)
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    try:
+        assert raw_imds(server, "[::1]").vnics() == []
+        assert "Host: [::1]:{}\r\n".format(server.port) in server.requests[0].decode()
+    finally:
+        server.close()

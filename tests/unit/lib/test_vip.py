@@ -1,4 +1,4 @@
-from typing import Tuple
+from typing import Dict, Tuple
 
 import pytest
 
@@ -70,7 +70,7 @@ def test_address_comparison_is_exact_not_textual() -> None:
     def sloppy(**kwargs: object) -> list:
         return real_list(subnet_id=kwargs.get("subnet_id"))  # type: ignore[arg-type]
 
-    api.list_private_ips = sloppy  # type: ignore[method-assign]
+    api.list_private_ips = sloppy  # type: ignore[method-assign,assignment]
     assert assign_vip(api, local, VIP).action == "created"
 
 
@@ -124,7 +124,7 @@ def test_412_forever_is_bounded_and_transient() -> None:
 
 def test_create_conflict_means_someone_created_it_then_we_move_it() -> None:
     api, subnet, local, other = world()
-    holder = {}
+    holder: Dict[str, str] = {}
     api.before(
         "create_private_ip",
         lambda: holder.setdefault("id", api.add_private_ip(VIP, other, subnet)),

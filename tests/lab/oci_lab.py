@@ -1,0 +1,229 @@
+"""A cluster lab wired to fake OCI services: the setting of the agent's cluster tests and of `make demo`.
+
+- one fake Core API + federation endpoint on the lab switch (192.168.77.1:8000),
+  shared by every node, holding the private IPs' state;
+- per node a fake instance metadata service on the node's own 127.0.0.1:8169,
+  started inside the node, so it dies with the node like the real one would
+  become unreachable;
+- the project's agent installed (entry point with this venv's Python) into a
+  temporary provider directory that the lab bind-mounts at
+  /usr/lib/ocf/resource.d/oci inside the nodes only;
+- the cluster daemons' environment points the agent and the SDK at the fakes.
+
+The fake's control API is reached from the host through the lab's loopback
+forwarder.
+"""
+
+import os
+import shutil
+import stat
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+from tests.fakes import world as world_lib
+from tests.fakes.remote import RemoteControl
+from tests.lab.lab import Lab, poll
+
+REPO = Path(__file__).resolve().parents[2]
+NET = "192.168.77"
+SUBNET = NET + ".0/24"
+VIP = NET + ".200"
+API_PORT = 8000
+IMDS_PORT = 8169
+CORE_ENDPOINT = "http://{}.1:{}".format(NET, API_PORT)
+FEDERATION_ENDPOINT = CORE_ENDPOINT + "/v1/x509"
+IMDS_BASE = "http://127.0.0.1:{}/opc/v2".format(IMDS_PORT)
+PYTHON = sys.executable
+# The agent's Python must be usable by the hacluster user (Pacemaker runs
+# meta-data as hacluster): `make agent-venv` builds it from /usr/bin/python3.
+AGENT_PYTHON = str(REPO / ".venv-agent" / "bin" / "python")
+
+
+def install_agent(directory: Path, python: str = AGENT_PYTHON) -> Path:
+    """The entry point as the RPM installs it, pointing at `python`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    text = (REPO / "agents" / "IPaddr2").read_text()
+    text = text.replace("PCS_OCI_PYTHON=/usr/bin/python3", "PCS_OCI_PYTHON=" + python)
+    target = directory / "IPaddr2"
+    target.write_text(text)
+    target.chmod(0o755)
+    return target
+
+
+class OciLab:
+    """Lab + fakes; a context manager like Lab itself."""
+
+    def __init__(
+        self,
+        name: Optional[str] = None,
+        nodes: int = 2,
+        fencing: bool = False,
+        token_ms: Optional[int] = None,
+        log_stream: Any = None,
+    ):
+        if not os.access(AGENT_PYTHON, os.X_OK):
+            raise RuntimeError("{} is missing: run `make agent-venv`".format(AGENT_PYTHON))
+        self.tmp = Path(tempfile.mkdtemp(prefix="pcs-oci-lab-"))
+        # Readable by the daemons inside the nodes (/tmp is shared with them).
+        self.tmp.chmod(0o755)
+        names = ["node{}".format(i) for i in range(1, nodes + 1)]
+        self.world = world_lib.make_world(nodes=names, subnet_cidr=SUBNET)
+        self.world_path = self.tmp / "world.json"
+        world_lib.save(self.world, str(self.world_path))
+        self.agent_dir = self.tmp / "ocf-oci"
+        install_agent(self.agent_dir)
+        services = self.tmp / "node-services"
+        services.write_text(
+            "#!/bin/sh\n"
+            "# Inside node $1: its own instance metadata service on 127.0.0.1.\n"
+            "cd {repo} && exec {py} -m tests.fakes.server --world {world} "
+            '--listen 127.0.0.1:{port} --role imds --node "$1"\n'.format(
+                repo=REPO, py=PYTHON, world=self.world_path, port=IMDS_PORT
+            )
+        )
+        services.chmod(services.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        env = {
+            "*": {
+                "OCI_METADATA_BASE_URL": IMDS_BASE,
+                "PCS_OCI_FEDERATION_ENDPOINT": FEDERATION_ENDPOINT,
+                "OCI_SDK_DEFAULT_CIRCUITBREAKER_ENABLED": "false",
+            }
+        }
+        self.lab = Lab(
+            name,
+            nodes,
+            fencing=fencing,
+            env_per_node=env,
+            services=str(services),
+            service_ports=[IMDS_PORT],
+            ocf_provider_dir=str(self.agent_dir),
+            token_ms=token_ms,
+            log_stream=log_stream,
+        )
+        self.ctl: Optional[RemoteControl] = None
+
+    # -- lifecycle
+
+    def up(self) -> "OciLab":
+        self.lab.up()
+        self.lab.serve(
+            "oci",
+            [
+                PYTHON,
+                "-m",
+                "tests.fakes.server",
+                "--world",
+                str(self.world_path),
+                "--listen",
+                "{}.1:{}".format(NET, API_PORT),
+                "--role",
+                "core,federation",
+                # Only the switch itself (our loopback forwarder), never a node.
+                "--control-from",
+                NET + ".1/32",
+            ],
+            port=API_PORT,
+            cwd=str(REPO),
+        )
+        port = self.lab.forward("oci-control", API_PORT, addr=NET + ".1")
+        self.ctl = RemoteControl("http://127.0.0.1:{}".format(port))
+        return self
+
+    def close(self, failed: bool = False) -> None:
+        try:
+            self.lab.close(failed=failed)
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self) -> "OciLab":
+        try:
+            return self.up()
+        except BaseException:
+            self.close(failed=True)
+            raise
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.close(failed=exc_type is not None)
+
+    # -- views
+
+    @property
+    def control(self) -> RemoteControl:
+        if self.ctl is None:
+            raise RuntimeError("lab is not up")
+        return self.ctl
+
+    def node(self, name: str) -> Dict[str, Any]:
+        found: Dict[str, Any] = self.world["nodes"][name]
+        return found
+
+    def vnic_node(self, vnic_id: Optional[str]) -> Optional[str]:
+        for name, node in self.world["nodes"].items():
+            if node["vnic_id"] == vnic_id:
+                return str(name)
+        return None
+
+    def oci_holder(self, ip: str = VIP) -> Optional[str]:
+        """The node whose VNIC OCI assigns `ip` to (None: nobody / no such IP)."""
+        found = self.control.private_ip_by_address(ip)
+        return self.vnic_node(found.get("vnicId")) if found else None
+
+    def os_holders(self, ip: str = VIP) -> List[str]:
+        return [n for n in self.lab.running_nodes() if self.lab.has_addr(n, ip)]
+
+    def wait_everywhere(
+        self, node: str, ip: str = VIP, rsc: str = "vip", secs: float = 60
+    ) -> float:
+        """Until Pacemaker, the OS and OCI all put the VIP on `node`; elapsed ms."""
+        start = time.monotonic()
+        self.lab.wait_rsc(rsc, node, secs)
+        poll(
+            lambda: self.oci_holder(ip) == node and self.os_holders(ip) == [node],
+            timeout=max(5.0, secs - (time.monotonic() - start)),
+            what="{} on {} in OCI and the OS".format(ip, node),
+        )
+        return (time.monotonic() - start) * 1000.0
+
+    def pcs_oci(self, node: str, *args: str, check: bool = True, timeout: float = 120) -> Any:
+        return self.lab.exec(
+            node,
+            os.path.join(os.path.dirname(PYTHON), "pcs-oci"),
+            *args,
+            check=check,
+            timeout=timeout,
+        )
+
+    def write_config(self, doc: Dict[str, Any], name: str = "pcs-oci.json") -> str:
+        path = self.tmp / name
+        import json
+
+        path.write_text(json.dumps(doc, indent=2))
+        path.chmod(0o644)
+        return str(path)
+
+    def config_doc(self, vnic_ids: Sequence[str] = (), **vip: Any) -> Dict[str, Any]:
+        """A pcs-oci config for this lab; nodes in vnic_ids get their vnic_id."""
+        nodes = []
+        for name in self.lab.node_names:
+            entry: Dict[str, Any] = {"hostname": name}
+            if name in vnic_ids:
+                entry["vnic_id"] = self.node(name)["vnic_id"]
+            nodes.append(entry)
+        vip_entry = {
+            "name": "vip",
+            "ip": VIP,
+            "cidr_netmask": 24,
+            "nic": "eth0",
+            "monitor_interval": "5s",
+        }
+        vip_entry.update(vip)
+        return {
+            "cluster_name": "lab",
+            "nodes": nodes,
+            "vips": [vip_entry],
+            "resource_stickiness": 100,
+            "oci": {"auth": "instance_principal", "endpoint": CORE_ENDPOINT, "timeout": 3},
+        }
