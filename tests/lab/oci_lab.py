@@ -1,4 +1,4 @@
-"""A cluster lab wired to fake OCI services: the setting of the agent's cluster tests and of `make demo`.
+"""A cluster lab wired to fake OCI services: where the agent's cluster tests and `make demo` run.
 
 - one fake Core API + federation endpoint on the lab switch (192.168.77.1:8000),
   shared by every node, holding the private IPs' state;
