@@ -15,7 +15,7 @@ APT_PACKAGES := pacemaker corosync pcs resource-agents pacemaker-cli-utils fence
 	libxml2-utils rpm rpmlint cpio python3-packaging mandoc groff-base man-db iproute2 \
 	python3-venv
 
-.PHONY: check deps venv agent-venv lint typecheck vermin test test-unit demo clean install-agent
+.PHONY: check deps venv agent-venv lint typecheck vermin test test-unit demo clean install-agent rpm rpmlint completion man
 
 check: deps venv lint typecheck vermin test
 
@@ -92,3 +92,7 @@ install-agent:
 # The golden meta-data the tests compare the agent's output with.
 metadata-update: venv
 	OCF_ROOT=/usr/lib/ocf $(VPY) -m pcs_oci.agent meta-data > tests/data/metadata/IPaddr2.xml
+
+# Packaging: the RPM and bash completion; the man pages.
+include rpm/rpm.mk
+include man/man.mk

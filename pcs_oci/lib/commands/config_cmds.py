@@ -95,8 +95,28 @@ def init(
     found = config_lib.validate(doc)
     if found:
         raise ConfigError(*found)
-    config_lib.write_atomic(env.config_path, config_lib.dumps(doc), 0o644, overwrite=force)
+    overwrite = force or describes_nothing(env.config_path)
+    config_lib.write_atomic(env.config_path, config_lib.dumps(doc), 0o644, overwrite=overwrite)
     return doc
+
+
+def describes_nothing(path: str) -> bool:
+    """True for a file with no nodes, no VIPs and nothing else: the RPM's default.
+
+    The package ships /etc/pcs-oci/pcs-oci.json as a %config(noreplace)
+    placeholder (so rpm keeps edits on upgrade and erase); `config init` may
+    replace it without --force because there is nothing in it to lose.
+    """
+    try:
+        doc = config_lib.parse(config_lib.read_text(path), path)
+    except PcsOciError:
+        return False
+    return (
+        isinstance(doc, dict)
+        and set(doc) <= {"$schema", "nodes", "vips"}
+        and not doc.get("nodes")
+        and not doc.get("vips")
+    )
 
 
 def vip_names(path: str) -> List[str]:
