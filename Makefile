@@ -13,9 +13,9 @@ PYTEST_ARGS ?=
 
 APT_PACKAGES := pacemaker corosync pcs resource-agents pacemaker-cli-utils fence-agents \
 	libxml2-utils rpm rpmlint cpio python3-packaging mandoc groff-base man-db iproute2 \
-	python3-venv
+	python3-venv time
 
-.PHONY: check deps venv agent-venv lint typecheck vermin test test-unit demo clean install-agent rpm rpmlint completion man
+.PHONY: check deps venv agent-venv bench-venv bench-agent lint typecheck vermin test test-unit demo clean install-agent install-fence-agent rpm rpmlint completion man
 
 check: deps venv lint typecheck vermin test
 
@@ -48,11 +48,26 @@ AGENT_VENV := .venv-agent
 $(AGENT_VENV)/.installed: requirements-dev.txt setup.py
 	test -x $(AGENT_VENV)/bin/python || /usr/bin/python3 -m venv $(AGENT_VENV)
 	$(AGENT_VENV)/bin/python -m pip install -q --disable-pip-version-check \
-		$$(grep -E '^(oci|jsonschema)==' requirements-dev.txt)
+		$$(grep -E '^(oci|jsonschema|pexpect|ptyprocess|pycurl)==' requirements-dev.txt)
 	$(AGENT_VENV)/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
 	touch $@
 
 agent-venv: $(AGENT_VENV)/.installed
+
+# bench/bench_agent.py compares the agent with what upstream ocf:heartbeat:ocivip
+# runs every monitor: the oci CLI from PyPI, in a venv of its own.
+OCI_CLI_VERSION := 3.95.1
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.installed:
+	test -x $(BENCH_VENV)/bin/python || /usr/bin/python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q --disable-pip-version-check oci-cli==$(OCI_CLI_VERSION)
+	touch $@
+
+bench-venv: $(BENCH_VENV)/.installed
+
+# The agent against heartbeat IPaddr2 and ocivip's oci CLI call, in a lab (root).
+bench-agent: deps venv agent-venv bench-venv
+	$(VPY) bench/bench_agent.py
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -74,11 +89,11 @@ test-unit: venv
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
 
-# The main job. Until the cluster demo lands this shows the CLI on the
-# example configuration.
-demo: deps venv
-	$(VENV)/bin/pcs-oci config validate conf/pcs-oci.json
-	$(VENV)/bin/pcs-oci -c conf/pcs-oci.json config show
+# The main job (as root): a real 2-node Pacemaker cluster in network
+# namespaces with fake OCI services; pcs-oci discover, verify and configure a
+# VIP, the active node is killed, the failover is narrated; all torn down.
+demo: deps venv agent-venv
+	$(VPY) -m tests.lab.demo
 
 # Install the agent entry point with the Python that has pcs_oci:
 #   make install-agent DESTDIR=/tmp/root AGENT_PYTHON=/usr/bin/python3
@@ -89,9 +104,19 @@ install-agent:
 	sed 's|^PCS_OCI_PYTHON=.*|PCS_OCI_PYTHON=$(AGENT_PYTHON)|' agents/IPaddr2 > $(AGENT_DIR)/IPaddr2.tmp
 	chmod 0755 $(AGENT_DIR)/IPaddr2.tmp && mv $(AGENT_DIR)/IPaddr2.tmp $(AGENT_DIR)/IPaddr2
 
+# The fence agent (Pacemaker looks for stonith agents in /usr/sbin), its
+# interpreter line set to the Python that has pcs_oci:
+#   make install-fence-agent DESTDIR=/tmp/root AGENT_PYTHON=/usr/bin/python3
+FENCE_AGENT_DIR ?= $(DESTDIR)/usr/sbin
+install-fence-agent:
+	install -d -m 0755 $(FENCE_AGENT_DIR)
+	sed '1s|^#!.*|#!$(AGENT_PYTHON) -I|' agents/fence_oci > $(FENCE_AGENT_DIR)/fence_oci.tmp
+	chmod 0755 $(FENCE_AGENT_DIR)/fence_oci.tmp && mv $(FENCE_AGENT_DIR)/fence_oci.tmp $(FENCE_AGENT_DIR)/fence_oci
+
 # The golden meta-data the tests compare the agent's output with.
 metadata-update: venv
 	OCF_ROOT=/usr/lib/ocf $(VPY) -m pcs_oci.agent meta-data > tests/data/metadata/IPaddr2.xml
+	$(VPY) agents/fence_oci -o metadata > tests/data/metadata/fence_oci.xml
 
 # Packaging: the RPM and bash completion; the man pages.
 include rpm/rpm.mk

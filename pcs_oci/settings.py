@@ -10,6 +10,10 @@ AGENT_PROVIDER = "oci"
 AGENT_NAME = "IPaddr2"
 AGENT_TYPE = "ocf:{}:{}".format(AGENT_PROVIDER, AGENT_NAME)
 HEARTBEAT_IPADDR2 = os.path.join(OCF_ROOT, "resource.d", "heartbeat", "IPaddr2")
+# Pacemaker runs stonith agents from /usr/sbin.
+FENCE_AGENT_NAME = "fence_oci"
+FENCE_AGENT = "/usr/sbin/" + FENCE_AGENT_NAME
+FENCE_AGENT_TYPE = "stonith:" + FENCE_AGENT_NAME
 
 IMDS_BASE_URL_ENV = "OCI_METADATA_BASE_URL"
 IMDS_BASE_URL = "http://169.254.169.254/opc/v2"

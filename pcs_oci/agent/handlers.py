@@ -22,8 +22,17 @@ from pcs_oci.agent.params import AgentError, OciParams, parse
 from pcs_oci.common import reports
 from pcs_oci.lib.errors import CloudError, PcsOciError
 
-# Time kept back from the op timeout for IPaddr2 start and its confirmation.
+# Time kept back from the op timeout for IPaddr2 start and its confirmation
+# (it takes well under a second: ARP goes out in the background). A quarter
+# of the timeout, 3..10 s, so a resource converted from heartbeat IPaddr2
+# with its 20 s start timeout still leaves the OCI calls 15 s.
 IPADDR2_RESERVE_SECONDS = 10.0
+
+
+def ipaddr2_reserve(op_timeout: float) -> float:
+    return min(IPADDR2_RESERVE_SECONDS, max(3.0, op_timeout / 4.0))
+
+
 DEFAULT_TIMEOUTS = {"start": 90.0, "monitor": 40.0, "validate-all": 30.0}
 
 
@@ -102,6 +111,7 @@ class Context:
             endpoint=p.endpoint,
             proxy=p.proxy,
             timeout=p.api_timeout,
+            retry_base_seconds=oci_api.retry_base_seconds(),
         )
         settings = fit_budget(settings, seconds, oci_api.worst_case_seconds)
         if self._api_factory is not None:
@@ -110,12 +120,19 @@ class Context:
 
 
 def fit_budget(settings: Any, seconds: float, worst_case: Callable[[Any], float]) -> Any:
-    """Shrink the retry budget (then the per-call timeout) until the worst
-    case fits in `seconds`: the agent must answer inside its op timeout."""
-    while worst_case(settings) > seconds and settings.max_total_seconds > 1:
-        settings = settings._replace(max_total_seconds=max(1.0, settings.max_total_seconds - 1))
-    while worst_case(settings) > seconds and settings.timeout > 2:
-        settings = settings._replace(timeout=max(2, int(settings.timeout) - 1))
+    """Shrink the settings until the worst case fits in `seconds`: the agent
+    must answer inside its op timeout. Backoff and per-call timeout go first,
+    so a short op timeout still leaves a few seconds of retries."""
+    steps = [
+        ("retry_base_seconds", 0.25, 0.25),
+        ("timeout", 3, 1),
+        ("max_total_seconds", 1.0, 1.0),
+        ("timeout", 2, 1),
+    ]
+    for field, floor, step in steps:
+        while worst_case(settings) > seconds and getattr(settings, field) > floor:
+            value = max(floor, getattr(settings, field) - step)
+            settings = settings._replace(**{field: value})
     return settings
 
 
@@ -180,7 +197,7 @@ def start(ctx: Context) -> int:
     from pcs_oci.lib.vip import assign_vip
 
     try:
-        api = ctx.api(p, ctx.remaining() - IPADDR2_RESERVE_SECONDS)
+        api = ctx.api(p, ctx.remaining() - ipaddr2_reserve(ctx.op_timeout()))
         result = assign_vip(api, vnic_id, p.ip)
     except PcsOciError as e:
         for report in e.reports:
@@ -242,7 +259,13 @@ def monitor(ctx: Context) -> int:
 def _monitor_api(ctx: Context, p: OciParams) -> int:
     saved: Dict[str, Any] = state.load(ctx.environ) or {}
     now = ctx.clock()
-    if saved.get("ip") == p.ip and now - float(saved.get("checked_at", 0)) < p.monitor_api_interval:
+    try:
+        age = now - float(saved.get("checked_at", 0))
+    except (TypeError, ValueError):
+        age = -1.0
+    # A check "in the future" (the clock was set back) is stale, not fresh
+    # for as long as the clock jumped.
+    if saved.get("ip") == p.ip and 0 <= age < p.monitor_api_interval:
         return ocf.OCF_SUCCESS
     try:
         holder, vnic_id, private_ip_id = _where_in_oci(ctx, p, saved)

@@ -42,13 +42,69 @@ def _resource_agents_ocf() -> Any:
     return None
 
 
+# A log message and an exit reason are cut to these many characters: a 100 KB
+# value from the CIB must not become a 100 KB log line (Pacemaker keeps 128
+# characters of an exit reason anyway).
+MAX_LOG_MESSAGE = 2000
+MAX_TRACEBACK = 8000
+MAX_EXIT_REASON = 512
+
+
+def one_line(text: str, limit: int) -> str:
+    """text as one printable line: control characters (newlines, escapes)
+    become spaces, runs of whitespace one space, cut at limit. A value from
+    the CIB or IMDS in a message can then neither start a forged
+    "ocf-exit-reason:" line nor forge log lines."""
+    cleaned = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 3] + "..."
+
+
+class SafeLogger:
+    """A logger whose every record is one_line(): what the handlers log
+    quotes parameters and cloud answers, both untrusted."""
+
+    def __init__(self, logger: Any) -> None:
+        self._logger = logger
+
+    @staticmethod
+    def _text(msg: Any, args: Any) -> str:
+        try:
+            return str(msg) % args if args else str(msg)
+        except (TypeError, ValueError):
+            return " ".join([str(msg)] + [str(a) for a in args])
+
+    def _log(self, level: str, msg: Any, args: Any, limit: int = MAX_LOG_MESSAGE) -> None:
+        getattr(self._logger, level)("%s", one_line(self._text(msg, args), limit))
+
+    def debug(self, msg: Any, *args: Any) -> None:
+        self._log("debug", msg, args)
+
+    def info(self, msg: Any, *args: Any) -> None:
+        self._log("info", msg, args)
+
+    def warning(self, msg: Any, *args: Any) -> None:
+        self._log("warning", msg, args)
+
+    def error(self, msg: Any, *args: Any) -> None:
+        self._log("error", msg, args)
+
+    def exception(self, msg: Any, *args: Any) -> None:
+        """The message and the current traceback, on one line."""
+        import traceback
+
+        text = "{} | {}".format(
+            self._text(msg, args), " | ".join(traceback.format_exc().splitlines())
+        )
+        self._log("error", text, (), MAX_TRACEBACK)
+
+
 class Plumbing:
     """Where exit reasons and log lines go."""
 
     def __init__(self) -> None:
         self._ocf = _resource_agents_ocf()
         if self._ocf is not None:
-            self.logger: Any = self._ocf.logger
+            self.logger: Any = SafeLogger(self._ocf.logger)
         else:
             logger = logging.getLogger("ocf:oci:IPaddr2")
             if not logger.handlers:
@@ -56,11 +112,11 @@ class Plumbing:
                 handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
                 logger.addHandler(handler)
                 logger.setLevel(logging.INFO)
-            self.logger = logger
+            self.logger = SafeLogger(logger)
 
     def exit_reason(self, message: str) -> None:
         # One line: Pacemaker shows it in `pcs status` / crm_mon.
-        message = " ".join(message.split())
+        message = one_line(message, MAX_EXIT_REASON)
         if self._ocf is not None:
             self._ocf.ocf_exit_reason(message)
         else:

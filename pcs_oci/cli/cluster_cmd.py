@@ -8,7 +8,12 @@ from pcs_oci.lib.env import Env
 
 
 def configure(env: Env, args: argparse.Namespace) -> int:
-    result = configure_lib.configure(env, dry_run=args.dry_run, set_defaults=args.set_defaults)
+    result = configure_lib.configure(
+        env,
+        dry_run=args.dry_run,
+        set_defaults=args.set_defaults,
+        fencing=getattr(args, "fencing", False),
+    )
     if args.dry_run:
         steps = result.steps
         if not steps:
@@ -26,6 +31,17 @@ def configure(env: Env, args: argparse.Namespace) -> int:
             print("{}: updated ({})".format(plan.name, "; ".join(plan.changes)))
     for step in result.extra_steps:
         print("done: {}".format(step.description))
+    if result.defaults_action == "unchanged":
+        print("cluster-wide default resource-stickiness: unchanged")
+    for plan in result.fencing:
+        if plan.action == "unchanged":
+            print("{}: unchanged".format(plan.name))
+        elif plan.action == "create":
+            print("{}: created".format(plan.name))
+        elif plan.action == "set":
+            print("{}: set".format(plan.name))
+        else:
+            print("{}: updated ({})".format(plan.name, "; ".join(plan.changes)))
     return exit_codes.OK
 
 

@@ -153,6 +153,11 @@ def _add_cluster_verbs(subparsers: Any) -> None:
         action="store_true",
         help="also set the cluster-wide resource-stickiness default (affects every resource)",
     )
+    configure.add_argument(
+        "--fencing",
+        action="store_true",
+        help="also create a fence_oci STONITH device per node and set stonith-enabled=true",
+    )
 
     unconfigure = _verb(
         subparsers,
@@ -183,7 +188,8 @@ def _add_discover_verb(subparsers: Any) -> None:
     discover.add_argument(
         "--update",
         action="store_true",
-        help="write this node's vnic_id (and missing cidr_netmask) into the config file",
+        help="write this node's vnic_id and instance_id (and missing cidr_netmask) into the "
+        "config file",
     )
     discover.add_argument(
         "--all",

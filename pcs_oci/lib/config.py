@@ -27,6 +27,8 @@ IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 class Node(NamedTuple):
     hostname: str
     vnic_id: Optional[str] = None
+    # The node's instance, for fence_oci (`configure --fencing`).
+    instance_id: Optional[str] = None
 
 
 class Vip(NamedTuple):
@@ -239,6 +241,7 @@ def _semantic_reports(doc: Any) -> List[ReportItem]:
         doc.get("nodes"), "nodes", "hostname", "host name", key=lambda v: str(v).lower()
     )
     found += _duplicates(doc.get("nodes"), "nodes", "vnic_id", "VNIC")
+    found += _duplicates(doc.get("nodes"), "nodes", "instance_id", "instance")
     found += _duplicates(doc.get("vips"), "vips", "name", "VIP name")
     found += _duplicates(doc.get("vips"), "vips", "ip", "VIP address", key=_normalized_ip)
     vips = doc.get("vips")
@@ -500,7 +503,7 @@ def from_document(doc: Dict[str, Any], path: Optional[str] = None) -> Config:
         timeout=oci.get("timeout", settings.DEFAULT_API_TIMEOUT),
     )
     return Config(
-        nodes=[Node(n["hostname"], n.get("vnic_id")) for n in doc["nodes"]],
+        nodes=[Node(n["hostname"], n.get("vnic_id"), n.get("instance_id")) for n in doc["nodes"]],
         vips=[
             Vip(
                 name=v["name"],
@@ -542,7 +545,9 @@ def write_atomic(path: str, text: str, mode: int = 0o644, overwrite: bool = True
     """Write through a temporary file in the same directory and rename it over.
 
     A crash leaves either the old or the new file, never half of one; a
-    symlink at `path` is replaced, never written through.
+    symlink at `path` is replaced, never written through. The mode is set
+    explicitly (whatever the umask) and masked with 0644: a config file is
+    never group/world writable or executable, even if the file it replaces was.
     """
     directory = os.path.dirname(os.path.abspath(path))
     if not overwrite and os.path.lexists(path):
@@ -559,7 +564,7 @@ def write_atomic(path: str, text: str, mode: int = 0o644, overwrite: bool = True
     try:
         os.makedirs(directory, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".pcs-oci.", suffix=".tmp", dir=directory)
-        os.fchmod(fd, mode)
+        os.fchmod(fd, mode & 0o644)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             fd = -1
             f.write(text)

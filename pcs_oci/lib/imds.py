@@ -139,11 +139,17 @@ class Imds:
             self._sleep(wait)
 
     def get_json(self, path: str) -> Any:
-        body = self.get(path)
-        try:
-            return json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise _bad_response(path, "not JSON: {!r}".format(body[:60])) from None
+        """The JSON document at path; a garbled (not JSON) answer is fetched
+        again within the same time bound, then IMDS_BAD_RESPONSE."""
+        deadline = time.monotonic() + self.max_total_seconds
+        while True:
+            body = self.get(path)
+            try:
+                return json.loads(body.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError, RecursionError):
+                if time.monotonic() + self.backoff >= deadline:
+                    raise _bad_response(path, "not JSON: {!r}".format(body[:60])) from None
+            self._sleep(self.backoff)
 
     def instance(self) -> Dict[str, Any]:
         doc = self.get_json("instance/")

@@ -21,6 +21,8 @@ Environment:
   PCS_OCI_FEDERATION_ENDPOINT  our own override of the instance-principal
                                federation (token) endpoint, full URL, e.g.
                                http://127.0.0.1:PORT/v1/x509; for tests
+  PCS_OCI_RETRY_BASE_SECONDS   the retry backoff base (default 1 s, accepted
+                               0.01-10); tests compress the backoff with it
 """
 
 import os
@@ -37,6 +39,7 @@ from pcs_oci.common.reports import ReportItem
 from pcs_oci.lib.errors import CloudError, ConfigError, PcsOciError
 
 FEDERATION_ENDPOINT_ENV = "PCS_OCI_FEDERATION_ENDPOINT"
+RETRY_BASE_ENV = "PCS_OCI_RETRY_BASE_SECONDS"
 
 AUTH_INSTANCE_PRINCIPAL = "instance_principal"
 AUTH_API_KEY = "api_key"
@@ -83,7 +86,19 @@ class Tagged(NamedTuple):
 def settings_from_config(oci_config: Any) -> OciSettings:
     """OciSettings from the config file's `oci` section (any object with those attributes)."""
     values = {f: getattr(oci_config, f) for f in OciSettings._fields if hasattr(oci_config, f)}
+    values.setdefault("retry_base_seconds", retry_base_seconds())
     return OciSettings(**{k: v for k, v in values.items() if v is not None})
+
+
+def retry_base_seconds() -> float:
+    """DEFAULT_RETRY_BASE_SECONDS, or PCS_OCI_RETRY_BASE_SECONDS when it is a
+    number in 0.01..10 (anything else is ignored)."""
+    raw = os.environ.get(RETRY_BASE_ENV, "").strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        return DEFAULT_RETRY_BASE_SECONDS
+    return value if 0.01 <= value <= 10 else DEFAULT_RETRY_BASE_SECONDS
 
 
 # ---------------------------------------------------------------- settings
@@ -189,7 +204,7 @@ def _import_oci() -> Any:
 
 def _retry_strategy(oci: Any, s: OciSettings, total_seconds: float) -> Any:
     base = s.retry_base_seconds
-    return oci.retry.RetryStrategyBuilder(
+    strategy = oci.retry.RetryStrategyBuilder(
         max_attempts_check=True,
         max_attempts=s.max_attempts,
         total_elapsed_time_check=True,
@@ -205,6 +220,34 @@ def _retry_strategy(oci: Any, s: OciSettings, total_seconds: float) -> Any:
         decorrelated_jitter=base,
         backoff_type=oci.retry.BACKOFF_DECORRELATED_JITTER_VALUE,
     ).get_retry_strategy()
+    return _honour_retry_after(strategy, max_backoff_seconds(s))
+
+
+def _honour_retry_after(strategy: Any, cap: float) -> Any:
+    """The SDK ignores Retry-After; wait what the service asks (up to the
+    longest backoff, so worst_case_seconds() still holds) instead of
+    retrying into the same throttle on the jitter schedule."""
+    jitter_sleep = strategy.do_sleep
+
+    def do_sleep(attempt: int, exception: Any) -> None:
+        wait = retry_after_seconds(getattr(exception, "headers", None))
+        if wait is None:
+            jitter_sleep(attempt, exception)
+        else:
+            time.sleep(min(wait, cap))
+
+    strategy.do_sleep = do_sleep
+    return strategy
+
+
+def retry_after_seconds(headers: Any) -> Optional[float]:
+    """Retry-After in seconds (delta-seconds form only), or None."""
+    try:
+        raw = next((v for k, v in dict(headers or {}).items() if k.lower() == "retry-after"), "")
+        value = float(str(raw).strip())
+    except (ValueError, AttributeError, TypeError):
+        return None
+    return value if 0 <= value < 86400 else None
 
 
 class _Deadline(Exception):
@@ -233,6 +276,17 @@ def _run_bounded(fn: Callable[[], Any], seconds: float) -> Any:
     if "error" in box:
         raise box["error"]
     return box.get("result")
+
+
+def _signer_retryable(error: BaseException) -> bool:
+    """Worth building the instance-principal signer again: IMDS's brief 404
+    window while it updates, or a garbled certificate or token answer (the
+    SDK has retried 429, 5xx and connection errors already). A definite
+    answer (401, 400 from the auth service) is not."""
+    status = int(getattr(error, "status", 0) or 0)
+    if status:
+        return status == 404
+    return not isinstance(error, _Deadline)
 
 
 # requests' timeout classes and the socket's; urllib3's NewConnectionError
@@ -268,13 +322,49 @@ def _reason(error: BaseException) -> str:
     return reports.first_line(text)[:200] or type(error).__name__
 
 
-def _policy_hint(auth: str, compartment: str) -> str:
+# Compute operations (fence_oci) need the instance family, not the network.
+INSTANCE_OPERATIONS = ("GetInstance", "ListInstances", "InstanceAction")
+
+
+_SECRET_LOOKING = re.compile(
+    r"-----BEGIN[^-]*-----.*?(-----END[^-]*-----|$)|[A-Za-z0-9+/=_.-]{40,}", re.DOTALL
+)
+
+
+def redact(text: str) -> str:
+    """text without PEM blocks or long base64/JWT-like runs (keys, certificates,
+    tokens) that an SDK message may quote from an answer; OCIDs are kept."""
+
+    def replace(match: "re.Match[str]") -> str:
+        value = match.group(0)
+        return value if value.startswith("ocid1.") else "[redacted]"
+
+    return _SECRET_LOOKING.sub(replace, text)
+
+
+def _policy_hint(auth: str, compartment: str, operation: str = "") -> str:
+    if operation in INSTANCE_OPERATIONS:
+        return instance_policy_hint(auth, compartment)
     who = "dynamic-group <group>" if auth == AUTH_INSTANCE_PRINCIPAL else "group <group>"
     where = compartment or "<compartment>"
+    kind = "dynamic group" if auth == AUTH_INSTANCE_PRINCIPAL else "group"
     return (
         "check the {kind} and policy: allow {who} to use private-ips in compartment {c};"
         " allow {who} to use vnics in compartment {c}"
-    ).format(kind="dynamic group" if auth == AUTH_INSTANCE_PRINCIPAL else "group", who=who, c=where)
+    ).format(kind=kind, who=who, c=where)
+
+
+def instance_policy_hint(auth: str, compartment: str = "") -> str:
+    """What fence_oci's principal needs: read and power actions on the instances."""
+    who = "dynamic-group <group>" if auth == AUTH_INSTANCE_PRINCIPAL else "group <group>"
+    return (
+        "check the {kind} and policy: allow {who} to use instances in compartment {c}"
+        " (or: allow {who} to manage instance-family in compartment {c})"
+    ).format(
+        kind="dynamic group" if auth == AUTH_INSTANCE_PRINCIPAL else "group",
+        who=who,
+        c=compartment or "<compartment>",
+    )
 
 
 def map_error(
@@ -345,16 +435,24 @@ def map_service_error(
     elif status == 403 or (status == 404 and code.startswith("NotAuthorized")):
         report_code = reports.OCI_NOT_AUTHORIZED
         if status == 404:
-            message = "OCI {} failed: not found or not authorized: {}".format(operation, detail)
-        hint = _policy_hint(auth, compartment)
+            # The code and the opc-request-id first: an exit reason keeps 128 characters.
+            message = "OCI {} failed: {}: not found or not authorized".format(operation, detail)
+        hint = _policy_hint(auth, compartment, operation)
     elif status == 404:
         report_code = reports.OCI_NOT_FOUND
+        hint = "the resource does not exist (any more): check the OCID"
     elif status == 409:
         report_code = reports.OCI_CONFLICT
         transient = code in ("IncorrectState", "LockConflict")
+        hint = (
+            "the resource is busy with another change; retried within the configured bound"
+            if transient
+            else "the change conflicts with the resource's current state"
+        )
     elif status == 412:
         report_code = reports.OCI_PRECONDITION_FAILED
         transient = True
+        hint = "the resource changed since it was read (another node?); try again"
     elif status == 429:
         report_code = reports.OCI_THROTTLED
         transient = True
@@ -362,8 +460,13 @@ def map_service_error(
     elif status >= 500:
         report_code = reports.OCI_SERVICE_ERROR
         transient = status != 501
+        hint = (
+            "an error of the OCI service, retried within the configured bound; try again"
+            " later (https://ocistatus.oraclecloud.com)"
+        )
     else:
         report_code = reports.OCI_REQUEST_ERROR
+        hint = "the API rejected the request; the message says why"
     return CloudError(
         reports.item(report_code, message, hint),
         transient=transient,
@@ -477,11 +580,26 @@ class OciApi:
         if federation:
             kwargs["federation_endpoint"] = federation
 
+        deadline = time.monotonic() + s.max_total_seconds
+
         def build() -> Any:
-            # The constructor reads IMDS and fetches the token; the SDK gives
-            # no proxy knob for either, so steer both through the environment.
-            with _signer_environment(s.proxy):
-                return oci.auth.signers.InstancePrincipalsSecurityTokenSigner(**kwargs)
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    # The constructor reads IMDS and fetches the token; the SDK gives
+                    # no proxy knob for either, so steer both through the environment.
+                    with _signer_environment(s.proxy):
+                        return oci.auth.signers.InstancePrincipalsSecurityTokenSigner(**kwargs)
+                except Exception as e:  # retried below or re-raised
+                    wait = min(max_backoff_seconds(s), s.retry_base_seconds * 2 ** (attempt - 1))
+                    if (
+                        not _signer_retryable(e)
+                        or attempt >= s.max_attempts
+                        or time.monotonic() + wait >= deadline
+                    ):
+                        raise
+                time.sleep(wait)
 
         try:
             return _run_bounded(build, s.max_total_seconds)
@@ -500,19 +618,32 @@ class OciApi:
                 )
             elif isinstance(e, _Deadline):
                 reason = str(e)
+            elif type(e).__name__ == "InvalidCertificateFromInstanceMetadataError":
+                # Its text carries the raw download, the private key included.
+                reason = "the instance metadata service sent an invalid {} (not PEM)".format(
+                    str(getattr(e, "certificate_type", "") or "certificate").replace("_", " ")
+                )
             else:
-                reason = _reason(e)
+                reason = redact(_reason(e))
+            report_code = reports.OCI_AUTH_FAILED
+            hint = (
+                "IMDS at {} and the auth service{} must be reachable, and the instance"
+                " must be in a dynamic group".format(
+                    imds, " at " + federation if federation else ""
+                )
+            )
+            if status == 401 and re.search(r"\bdate\b|clock|skew", reason, re.IGNORECASE):
+                # The auth service is the first to see a wrong clock.
+                report_code = reports.OCI_CLOCK_SKEW
+                hint = "the node's clock is off by more than 5 minutes; check chronyd/NTP"
             raise CloudError(
                 reports.item(
-                    reports.OCI_AUTH_FAILED,
-                    "instance principal authentication failed: {}".format(reason),
-                    "IMDS at {} and the auth service{} must be reachable, and the instance"
-                    " must be in a dynamic group".format(
-                        imds, " at " + federation if federation else ""
-                    ),
+                    report_code, "instance principal authentication failed: {}".format(reason), hint
                 ),
                 transient=True,
                 status=status,
+                oci_code=str(getattr(e, "code", "") or "") if status else "",
+                request_id=str(getattr(e, "request_id", "") or "") if status else "",
             ) from None
 
     def _client(self, kind: str) -> Any:
@@ -548,24 +679,55 @@ class OciApi:
         self._clients[kind] = client
         return client
 
-    def _call(self, operation: str, kind: str, method: str, *args: Any, **kwargs: Any) -> Any:
+    def _call(
+        self, operation: str, kind: str, method: str, *args: Any, expect: str = "", **kwargs: Any
+    ) -> Any:
+        """The SDK call with its retries; every failure mapped to a CloudError.
+
+        expect ("object" or "list"): what a 200 answer must carry, resources
+        with an `id`. A 200 that does not (malformed or truncated JSON, which
+        the SDK turns into an all-None model or a bare TypeError) is a
+        transient OCI_BAD_RESPONSE, tried again like a 5xx within the same
+        attempt and time bounds: a 200 is not trusted blindly.
+        """
         client = self._client(kind)
         oci = _import_oci()
-        total = self.settings.max_total_seconds
-        if self._deadline is not None:
-            total = min(total, self._deadline - time.monotonic())
+        s = self.settings
+        deadline = self._deadline
+        if deadline is None:
+            deadline = time.monotonic() + s.max_total_seconds
+        attempt = 0
+        while True:
+            attempt += 1
+            total = min(s.max_total_seconds, deadline - time.monotonic())
             if total <= 0:
                 raise self._timeout_error(operation)
-        try:
-            return getattr(client, method)(
-                *args, retry_strategy=_retry_strategy(oci, self.settings, total), **kwargs
-            )
-        except Exception as e:  # mapped or re-raised below
-            mapped = map_error(e, operation, self.endpoint, self.settings.auth, self.compartment)
-            if mapped is None:
-                raise
+            try:
+                response = getattr(client, method)(
+                    *args, retry_strategy=_retry_strategy(oci, s, total), **kwargs
+                )
+            except Exception as e:  # mapped or re-raised below
+                mapped = map_error(e, operation, self.endpoint, s.auth, self.compartment)
+                if mapped is not None:
+                    self._last_error = mapped
+                    raise mapped from None
+                if not _from_deserializer(e):
+                    raise
+                if not expect:
+                    # A 2xx whose body the SDK cannot read, of a call whose
+                    # answer we do not use (a write, read back by assign_vip).
+                    return _Unreadable()
+                mapped = _bad_answer(operation, "", "{}: {}".format(type(e).__name__, e))
+            else:
+                problem = _answer_problem(response.data, expect)
+                if not problem:
+                    return response
+                mapped = _bad_answer(operation, getattr(response, "request_id", None), problem)
             self._last_error = mapped
-            raise mapped from None
+            wait = min(max_backoff_seconds(s), s.retry_base_seconds * 2 ** (attempt - 1))
+            if attempt >= s.max_attempts or time.monotonic() + wait >= deadline:
+                raise mapped
+            time.sleep(wait)
 
     def _timeout_error(self, operation: str) -> CloudError:
         last = self._last_error
@@ -583,11 +745,11 @@ class OciApi:
         )
 
     def _get(self, operation: str, kind: str, method: str, *args: Any) -> Dict[str, Any]:
-        response = self._call(operation, kind, method, *args)
+        response = self._call(operation, kind, method, *args, expect="object")
         return _to_dict(response.data)
 
     def _get_tagged(self, operation: str, method: str, resource_id: str) -> Tagged:
-        response = self._call(operation, "network", method, resource_id)
+        response = self._call(operation, "network", method, resource_id, expect="object")
         return Tagged(_to_dict(response.data), str(response.headers.get("etag") or ""))
 
     def _list(
@@ -598,7 +760,7 @@ class OciApi:
         for _ in range(_MAX_PAGES):
             if page:
                 kwargs["page"] = page
-            response = self._call(operation, kind, method, *args, **kwargs)
+            response = self._call(operation, kind, method, *args, expect="list", **kwargs)
             items.extend(_to_dict(item) for item in response.data)
             page = response.next_page
             if not page:
@@ -637,6 +799,7 @@ class OciApi:
     def create_private_ip(self, vnic_id: str, ip: str, retry_token: str) -> Dict[str, Any]:
         oci = _import_oci()
         details = oci.core.models.CreatePrivateIpDetails(vnic_id=vnic_id, ip_address=ip)
+        # The answer is not checked: assign_vip confirms every create by reading it back.
         response = self._call(
             "CreatePrivateIp", "network", "create_private_ip", details, opc_retry_token=retry_token
         )
@@ -647,6 +810,7 @@ class OciApi:
     ) -> Dict[str, Any]:
         oci = _import_oci()
         details = oci.core.models.UpdatePrivateIpDetails(vnic_id=vnic_id)
+        # The answer is not checked: assign_vip confirms every move by reading it back.
         response = self._call(
             "UpdatePrivateIp",
             "network",
@@ -712,6 +876,22 @@ class OciApi:
     def get_instance(self, instance_id: str) -> Dict[str, Any]:
         return self._get("GetInstance", "compute", "get_instance", instance_id)
 
+    def instance_action(self, instance_id: str, action: str) -> Dict[str, Any]:
+        """A power action (STOP, START, RESET, ...); the instance as the API answers.
+
+        One retry token for all attempts: a STOP retried after a lost answer
+        is still one STOP.
+        """
+        response = self._call(
+            "InstanceAction",
+            "compute",
+            "instance_action",
+            instance_id,
+            action,
+            opc_retry_token=new_retry_token(),
+        )
+        return _to_dict(response.data)
+
 
 def new_retry_token() -> str:
     """An opc-retry-token: the same create retried is then done once."""
@@ -753,6 +933,63 @@ def _signer_environment(proxy: Optional[str]) -> Iterator[None]:
 
 def _proxies(proxy: str) -> Dict[str, str]:
     return {"http": proxy, "https": proxy}
+
+
+class _Unreadable:
+    """Stands in for an SDK response whose 2xx body could not be read."""
+
+    data: Any = None
+    headers: Dict[str, str] = {}
+    request_id = ""
+    next_page = None
+
+
+def _from_deserializer(error: BaseException) -> bool:
+    """Whether the SDK raised this while turning an answer body into a model."""
+    tb = error.__traceback__
+    while tb is not None:
+        if "deserializ" in tb.tb_frame.f_code.co_name:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _resource_problem(model: Any) -> str:
+    resource_id = _to_dict(model).get("id")
+    if isinstance(resource_id, str) and resource_id.strip():
+        return ""
+    return "no resource id in the answer (malformed or empty JSON)"
+
+
+def _answer_problem(data: Any, expect: str) -> str:
+    """What is wrong with a 200 answer's data, or "" if it has what we expect."""
+    if expect == "object":
+        return _resource_problem(data)
+    if expect == "list":
+        if not isinstance(data, list):
+            return "expected a list of resources, got {}".format(type(data).__name__)
+        for item in data:
+            problem = _resource_problem(item)
+            if problem:
+                return "a list item has " + problem
+    return ""
+
+
+def _bad_answer(operation: str, request_id: Optional[str], problem: str) -> CloudError:
+    request_id = str(request_id or "")
+    return CloudError(
+        reports.item(
+            reports.OCI_BAD_RESPONSE,
+            "OCI {} failed: malformed answer (HTTP 200, opc-request-id {}): {}".format(
+                operation, request_id or "-", reports.first_line(problem)[:160]
+            ),
+            "the API (or a proxy on the way) sent a broken answer; tried again within the"
+            " configured bound",
+        ),
+        transient=True,
+        status=200,
+        request_id=request_id,
+    )
 
 
 def _to_dict(model: Any) -> Dict[str, Any]:

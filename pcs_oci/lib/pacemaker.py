@@ -128,7 +128,57 @@ def cluster_status(runner: CommandRunner) -> ClusterStatus:
 def primitives(runner: CommandRunner) -> Dict[str, Primitive]:
     """Every primitive in the CIB, by id."""
     result = runner.check([settings.CIBADMIN, "--query", "--scope", "resources"], timeout=30)
+    return primitives_in(_parse_xml(result.stdout, "cibadmin"))
+
+
+def configuration(runner: CommandRunner) -> ET.Element:
+    """The CIB's configuration section: resources, constraints, defaults, in one read."""
+    result = runner.check([settings.CIBADMIN, "--query", "--scope", "configuration"], timeout=30)
+    return _parse_xml(result.stdout, "cibadmin")
+
+
+def element_ids(root: ET.Element) -> Dict[str, str]:
+    """Every XML id in `root` -> its element's tag (ids are unique CIB-wide)."""
+    return {e.get("id", ""): e.tag for e in root.iter() if e.get("id")}
+
+
+def resource_defaults(root: ET.Element) -> Dict[str, str]:
+    """The rsc_defaults meta attributes of a configuration section (rules ignored)."""
+    values: Dict[str, str] = {}
+    for defaults in root.iter("rsc_defaults"):
+        values.update(_nvpairs(defaults, "meta_attributes"))
+    return values
+
+
+# OCF_ERR_INSTALLED: the agent (or something it needs) is missing on that node.
+OCF_ERR_INSTALLED = "5"
+
+
+def agent_missing_on(runner: CommandRunner, resource_ids: List[str]) -> Dict[str, Dict[str, str]]:
+    """node -> {resource: exit reason} whose last operation there said "not installed".
+
+    Pacemaker probes every resource on every node; a node without the agent
+    answers OCF_ERR_INSTALLED and is then never chosen to run it. crm_mon
+    does not show a failed probe, the CIB's status section keeps it.
+    """
+    result = runner.check([settings.CIBADMIN, "--query", "--scope", "status"], timeout=30)
     root = _parse_xml(result.stdout, "cibadmin")
+    wanted = set(resource_ids)
+    found: Dict[str, Dict[str, str]] = {}
+    for node in root.iter("node_state"):
+        for rsc in node.iter("lrm_resource"):
+            rid = rsc.get("id", "")
+            if rid not in wanted:
+                continue
+            last = [op for op in rsc.findall("lrm_rsc_op") if op.get("id") == rid + "_last_0"]
+            if last and last[0].get("rc-code") == OCF_ERR_INSTALLED:
+                reason = last[0].get("exit-reason") or "not installed"
+                found.setdefault(node.get("uname", ""), {})[rid] = reason
+    return found
+
+
+def primitives_in(root: ET.Element) -> Dict[str, Primitive]:
+    """Every primitive under `root` (a resources or configuration section), by id."""
     found: Dict[str, Primitive] = {}
     for prim in root.iter("primitive"):
         agent = ":".join(

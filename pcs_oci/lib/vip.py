@@ -165,6 +165,17 @@ def assign_vip(
 
     All calls share one retry deadline (api.budget), so the whole move is
     bounded by oci_api.worst_case_seconds().
+
+    Races: every write is conditional (if-match etag; a create carries a
+    retry token and fails with 409 if the address exists). When a write loses
+    (412, or 409 on create) we look again:
+    - the VIP is on our VNIC: someone did our job, success ("unchanged");
+    - it is still where we saw it (only its etag changed): try again, at most
+      max_races times;
+    - it is on a third VNIC: another node moved it while we were moving it.
+      We lost the race and fail (transient VIP_MOVE_CONFLICT) instead of
+      taking it back, so two nodes starting at once never ping-pong the VIP:
+      OCI keeps it on the winner, and Pacemaker sees this start fail.
     """
     address = parse_ip(ip)
     family = _family(api, address)
@@ -181,46 +192,117 @@ def assign_vip(
         if address.version == 4 and _same_ip(vnic.get("private_ip"), address):
             raise _primary_error(address, vnic_id)
         retry_token = new_retry_token()
+        # The write we lost and where the VIP was when we tried it.
+        lost: Optional[CloudError] = None
+        seen: Optional[str] = None
         for _ in range(max_races):
             found = _find(family, address, str(subnet_id))
+            if found is not None and found.is_primary:
+                raise _primary_error(address, found.vnic_id)
+            holder = found.vnic_id if found is not None else None
+            if found is not None and holder == vnic_id:
+                return AssignResult(ACTION_UNCHANGED, found.id, vnic_id)
+            if lost is not None and holder != seen:
+                raise _conflict(family, address, vnic_id, holder, lost)
             if found is None:
+                seen = None
                 try:
-                    created = _info(family.create(vnic_id, str(address), retry_token))
+                    family.create(vnic_id, str(address), retry_token)
                 except CloudError as e:
-                    # Someone created it between our list and our create.
-                    if e.status == 409:
+                    # 409 Conflict: someone created it between our list and our
+                    # create (IncorrectState/LockConflict are busy VNICs: the
+                    # SDK has retried those already).
+                    if e.status == 409 and e.oci_code not in _BUSY_CODES:
+                        lost = e
                         continue
                     raise
-                return _confirmed(family, address, vnic_id, created.id, ACTION_CREATED, None)
-            if found.is_primary:
-                raise _primary_error(address, found.vnic_id)
-            if found.vnic_id == vnic_id:
-                return AssignResult(ACTION_UNCHANGED, found.id, vnic_id)
+                # Read back by address: the create's answer is not trusted
+                # (a garbled 200 after a create that happened).
+                created = _find(family, address, str(subnet_id))
+                if created is None or created.vnic_id != vnic_id:
+                    raise _not_confirmed(address, created, vnic_id)
+                return AssignResult(ACTION_CREATED, created.id, None)
             current = family.get(found.id)
             now = _info(current.data)
             if now.is_primary:
                 raise _primary_error(address, now.vnic_id)
             if now.vnic_id == vnic_id:
                 return AssignResult(ACTION_UNCHANGED, found.id, vnic_id)
+            if lost is not None and now.vnic_id != seen:
+                raise _conflict(family, address, vnic_id, now.vnic_id, lost)
+            seen = now.vnic_id
             try:
                 family.update(found.id, vnic_id, current.etag or None)
             except CloudError as e:
                 # 412 NoEtagMatch: it changed since we read it; look again.
                 if e.status == 412:
+                    lost = e
                     continue
                 raise
             return _confirmed(family, address, vnic_id, found.id, ACTION_MOVED, now.vnic_id)
+    last = lost or CloudError(reports.item(reports.OCI_PRECONDITION_FAILED, ""), status=412)
     raise CloudError(
         reports.item(
             reports.OCI_PRECONDITION_FAILED,
-            "VIP {} changed under us {} times while moving it to VNIC {}".format(
-                address, max_races, vnic_id
+            "OCI {}{} failed {} times: {} (HTTP {}, opc-request-id {}): VIP {} changed under us "
+            "while moving it to VNIC {}".format(
+                "Create" if last.status == 409 else "Update",
+                _op_noun(family),
+                max_races,
+                last.oci_code or "no code",
+                last.status,
+                last.request_id or "-",
+                address,
+                vnic_id,
             ),
             "another node is moving it at the same time; check the cluster for a split brain",
         ),
         transient=True,
-        status=412,
+        status=last.status,
+        oci_code=last.oci_code,
+        request_id=last.request_id,
     )
+
+
+# 409 codes of a VNIC busy with another change, not of an address that exists.
+_BUSY_CODES = ("IncorrectState", "LockConflict")
+
+
+def _conflict(
+    family: _Family,
+    address: IPAddress,
+    vnic_id: str,
+    holder: Optional[str],
+    lost: CloudError,
+) -> CloudError:
+    # The OCI error code and opc-request-id of the write we lost come first:
+    # Pacemaker keeps 128 characters of the exit reason.
+    return CloudError(
+        reports.item(
+            reports.VIP_MOVE_CONFLICT,
+            "OCI {} lost a race: {} (HTTP {}, opc-request-id {}): VIP {} was {} VNIC {} "
+            "by someone else while this node was moving it to VNIC {}; not taking it back".format(
+                ("Create" if lost.status == 409 else "Update") + _op_noun(family),
+                lost.oci_code or "no code",
+                lost.status,
+                lost.request_id or "-",
+                address,
+                "created on" if lost.status == 409 else "moved to",
+                holder or "(none)",
+                vnic_id,
+            ),
+            "another node started the VIP at the same moment (a split brain without fencing?);"
+            " OCI keeps it on the winner and this start fails",
+        ),
+        transient=True,
+        status=lost.status,
+        oci_code=lost.oci_code,
+        request_id=lost.request_id,
+    )
+
+
+def _op_noun(family: _Family) -> str:
+    return "Ipv6" if family.noun == "IPv6" else "PrivateIp"
 
 
 def _confirmed(
@@ -233,14 +315,21 @@ def _confirmed(
 ) -> AssignResult:
     now = _info(family.get(private_ip_id).data)
     if now.vnic_id != vnic_id:
-        raise CloudError(
-            reports.item(
-                reports.VIP_MOVE_NOT_CONFIRMED,
-                "VIP {} ({}) is on VNIC {} right after moving it to VNIC {}".format(
-                    address, private_ip_id, now.vnic_id or "none", vnic_id
-                ),
-                "another node took it back; check the cluster for a split brain",
-            ),
-            transient=True,
-        )
+        raise _not_confirmed(address, PrivateIpInfo(private_ip_id, now.vnic_id, False), vnic_id)
     return AssignResult(action, private_ip_id, previous)
+
+
+def _not_confirmed(address: IPAddress, now: Optional[PrivateIpInfo], vnic_id: str) -> CloudError:
+    return CloudError(
+        reports.item(
+            reports.VIP_MOVE_NOT_CONFIRMED,
+            "VIP {} ({}) is on VNIC {} right after moving it to VNIC {}".format(
+                address,
+                now.id if now else "gone",
+                (now.vnic_id if now else None) or "none",
+                vnic_id,
+            ),
+            "another node took it back; check the cluster for a split brain",
+        ),
+        transient=True,
+    )

@@ -56,6 +56,9 @@ class FakeApp:
                 outcome.response = None
         else:
             outcome = Outcome(self._run(handler, req), _how(fault) if fault else SEND)
+            if fault is not None and fault.body is not None and outcome.response is not None:
+                # The state changed, then the answer is garbled on the way back.
+                outcome.response.body = fault.body.encode("utf-8")
         return self._log(req, op, _with_id(req, outcome), fault)
 
     def _caller_node(self, req: Request) -> Optional[str]:

@@ -73,7 +73,11 @@ def test_discover_update_fills_vnic_and_netmask_keeping_the_rest(
     doc = json.loads(open(config).read())
     assert doc["nodes"] == [
         {"hostname": "node1"},
-        {"hostname": "node2", "vnic_id": fake_oci.node("node2")["vnic_id"]},
+        {
+            "hostname": "node2",
+            "vnic_id": fake_oci.node("node2")["vnic_id"],
+            "instance_id": fake_oci.node("node2")["instance_id"],
+        },
     ]
     assert doc["vips"][0]["cidr_netmask"] == 24
     assert doc["cluster_name"] == "c1"
@@ -92,6 +96,11 @@ def test_discover_all_resolves_other_nodes_through_the_api(
     assert [n.get("vnic_id") for n in doc["nodes"]] == [
         fake_oci.node("node1")["vnic_id"],
         fake_oci.node("node2")["vnic_id"],
+    ]
+    # The instances too: fence_oci's plugs for `configure --fencing`.
+    assert [n.get("instance_id") for n in doc["nodes"]] == [
+        fake_oci.node("node1")["instance_id"],
+        fake_oci.node("node2")["instance_id"],
     ]
     # Every API call was signed with the instance principal's session token.
     calls = fake_oci.calls("List*") + fake_oci.calls("Get*")

@@ -390,9 +390,12 @@ def test_imds_brief_404_window_is_retried(fake_oci: Any) -> None:
 
 
 def test_imds_garbage(fake_oci: Any) -> None:
+    # A garbled answer once is fetched again; garbage that stays is an error.
     fake_oci.faults.add("Imds:vnics", status=200, body="<html>oops</html>")
+    assert read_node_facts(Imds(fake_oci.imds_base("node1"))).vnics
+    fake_oci.faults.add("Imds:vnics", status=200, body="<html>oops</html>", count=None)
     with pytest.raises(CloudError) as e:
-        read_node_facts(Imds(fake_oci.imds_base("node1")))
+        read_node_facts(Imds(fake_oci.imds_base("node1"), max_total_seconds=0.5))
     assert e.value.codes == [reports.IMDS_BAD_RESPONSE] and not e.value.transient
 
 

@@ -10,14 +10,22 @@ from typing import Any, Dict, List, Optional
 import pytest
 
 from pcs_oci.lib import pacemaker
+from pcs_oci.lib.commands import stonith
 from pcs_oci.lib.commands.verify import verify
 from pcs_oci.lib.env import Env
 from pcs_oci.lib.imds import Imds
 from tests.fakes.harness import FakeOci
-from tests.tools.fake_runner import Call, FakeRunner, cib_resources_xml, crm_mon_xml, primitive_xml
+from tests.tools.fake_runner import (
+    Call,
+    FakeRunner,
+    cib_configuration_xml,
+    crm_mon_xml,
+    primitive_xml,
+)
 
 CRM_MON = ["/usr/sbin/crm_mon", "--one-shot", "--inactive", "--output-as=xml"]
-CIB = ["/usr/sbin/cibadmin", "--query", "--scope", "resources"]
+CIB = ["/usr/sbin/cibadmin", "--query", "--scope", "configuration"]
+CIB_STATUS = ["/usr/sbin/cibadmin", "--query", "--scope", "status"]
 TWO_NODE = ["/usr/sbin/corosync-cmapctl", "-g", "quorum.two_node"]
 
 
@@ -28,6 +36,7 @@ class Setup:
         self.monkeypatch = monkeypatch
         monkeypatch.setenv("PCS_OCI_FEDERATION_ENDPOINT", fake.federation_endpoint)
         monkeypatch.setattr(pacemaker, "agent_installed", lambda: True)
+        monkeypatch.setattr(stonith, "agent_installed", lambda: True)
         self.doc: Dict[str, Any] = {
             "nodes": [
                 {"hostname": "node1", "vnic_id": fake.node("node1")["vnic_id"]},
@@ -40,6 +49,8 @@ class Setup:
         self.cluster_nodes = ("node1", "node2")
         self.stonith = True
         self.resource: Optional[str] = None
+        self.rsc_defaults: Optional[Dict[str, str]] = None
+        self.status_xml = "<status/>"
 
     def runner(self) -> FakeRunner:
         vnic_ids = "node1={},node2={}".format(
@@ -58,19 +69,31 @@ class Setup:
             [("monitor", "10s", "20s"), ("start", "0s", "70s"), ("stop", "0s", "20s")],
         )
         resources = [("vip", "ocf:oci:IPaddr2", "node1")]
+        primitives = [resource]
+        fence_status: List[Call] = []
         if self.stonith:
             resources.append(("fence", "stonith:fence_oci", "node2"))
+            # The device `configure --fencing` makes; verify runs its status.
+            plug = self.fake.node("node2")["instance_id"]
+            params = {"plug": plug, "pcmk_host_map": "node2:" + plug}
+            params.update(endpoint=self.fake.core_endpoint, api_timeout="3")
+            primitives.append(primitive_xml("fence", params, agent=("stonith", "", "fence_oci")))
+            argv = ["/usr/sbin/fence_oci", "--action=status", "--plug=" + plug]
+            argv += ["--endpoint=" + self.fake.core_endpoint, "--api-timeout=3"]
+            fence_status.append(Call(argv, "Status: ON\n"))
         return FakeRunner(
             [
                 Call(CRM_MON, crm_mon_xml(self.cluster_nodes, resources, stonith=self.stonith)),
                 Call(["/usr/sbin/crm_node", "-n"], self.local + "\n"),
-                Call(CIB, cib_resources_xml([resource])),
+                Call(CIB_STATUS, self.status_xml),
+                Call(CIB, cib_configuration_xml(primitives, rsc_defaults=self.rsc_defaults)),
             ]
             + (
                 [Call(TWO_NODE, "quorum.two_node (u8) = 1\n")]
                 if len(self.cluster_nodes) == 2
                 else []
             )
+            + fence_status
         )
 
     def run(self) -> Dict[str, Any]:
@@ -116,8 +139,11 @@ def test_imds_down(setup: Setup) -> None:
     assert checks["imds"].status == "FAIL"
     assert "unreachable" in checks["imds"].detail
     assert checks["local_vnic"].status == "SKIP"
-    # Instance principals need the metadata service for their certificate.
-    assert checks["oci_auth"].status == "FAIL"
+    # Instance principals need the metadata service for their certificate:
+    # no token retries, no misleading dynamic-group advice.
+    assert checks["oci_auth"].status == "SKIP"
+    assert "instance metadata service" in checks["oci_auth"].detail
+    assert checks["_ok"] is False
 
 
 def test_auth_denied_names_the_policy(setup: Setup) -> None:
@@ -147,6 +173,67 @@ def test_stickiness_zero_warns_about_failback(setup: Setup) -> None:
     checks = setup.run()
     assert checks["stickiness"].status == "WARN"
     assert "resource_stickiness" in checks["stickiness"].fix
+
+
+def test_other_nodes_wrong_vnic_id_fails_before_a_failover_does(setup: Setup) -> None:
+    setup.fake.add_private_ip("10.0.0.200", "node1")
+    setup.doc["nodes"][1]["vnic_id"] = "ocid1.vnic.oc1.iad.somebodyelse"
+    checks = setup.run()
+    assert checks["local_vnic"].status == "PASS"
+    assert checks["node_vnics"].status == "FAIL"
+    assert checks["node_vnics"].detail.startswith("node2: ")
+    assert "pcs-oci discover --all --update" in checks["node_vnics"].fix
+    assert checks["_ok"] is False
+
+
+def test_other_nodes_vnics_pass_when_they_exist_in_the_subnet(setup: Setup) -> None:
+    setup.fake.add_private_ip("10.0.0.200", "node1")
+    checks = setup.run()
+    assert (checks["node_vnics"].status, checks["node_vnics"].detail) == ("PASS", "node2")
+
+
+def test_agent_missing_on_another_node_from_pacemakers_probe(setup: Setup) -> None:
+    setup.status_xml = (
+        '<status><node_state uname="node2"><lrm><lrm_resources>'
+        '<lrm_resource id="vip" class="ocf" provider="oci" type="IPaddr2">'
+        '<lrm_rsc_op id="vip_last_0" operation="monitor" rc-code="5" op-status="7" '
+        'exit-reason="IPaddr2: No such file or directory"/>'
+        "</lrm_resource></lrm_resources></lrm></node_state>"
+        '<node_state uname="node1"><lrm><lrm_resources>'
+        '<lrm_resource id="vip" class="ocf" provider="oci" type="IPaddr2">'
+        '<lrm_rsc_op id="vip_last_0" operation="start" rc-code="0" op-status="0"/>'
+        "</lrm_resource></lrm_resources></lrm></node_state></status>"
+    )
+    checks = setup.run()
+    agent = checks["agent"]
+    assert agent.status == "FAIL"
+    assert "missing on node2" in agent.detail and "No such file or directory" in agent.detail
+    assert "node1" not in agent.detail
+    assert "pcs resource refresh vip node=node2" in agent.fix
+
+
+def test_stickiness_zero_on_the_resource_warns_though_the_config_has_100(
+    setup: Setup,
+) -> None:
+    setup.resource = primitive_xml(
+        "vip", {"ip": "10.0.0.200"}, {"resource-stickiness": "0"}, [("monitor", "10s", "20s")]
+    )
+    checks = setup.run()
+    assert checks["stickiness"].status == "WARN"
+    assert "vip has resource-stickiness=0 (its meta attribute)" in checks["stickiness"].detail
+    assert "pcs-oci configure" in checks["stickiness"].fix
+
+
+def test_stickiness_comes_from_the_cluster_default_without_a_meta_attribute(
+    setup: Setup,
+) -> None:
+    setup.resource = primitive_xml("vip", {"ip": "10.0.0.200"}, {}, [])
+    setup.rsc_defaults = {"resource-stickiness": "0"}
+    assert "(the cluster default)" in setup.run()["stickiness"].detail
+    setup.rsc_defaults = {"resource-stickiness": "INFINITY"}
+    assert setup.run()["stickiness"].status == "PASS"
+    setup.rsc_defaults = None
+    assert "(Pacemaker's default)" in setup.run()["stickiness"].detail
 
 
 def test_node_not_in_config(setup: Setup) -> None:

@@ -8,7 +8,12 @@
 - the project's agent installed (entry point with this venv's Python) into a
   temporary provider directory that the lab bind-mounts at
   /usr/lib/ocf/resource.d/oci inside the nodes only;
-- the cluster daemons' environment points the agent and the SDK at the fakes.
+- the cluster daemons' environment points the agent and the SDK at the fakes;
+- with fence_oci=True, the fence agent in the nodes' /usr/sbin (the lab's
+  LAB_SBIN_DIR overlay), and the fake Compute API's lifecycle hook turning a
+  STOP (or RESET) of a node's instance into `cluster-lab kill nodeK` and its
+  START into `cluster-lab start nodeK`: fencing through OCI really powers
+  the node off, as on OCI.
 
 The fake's control API is reached from the host through the lab's loopback
 forwarder.
@@ -42,6 +47,42 @@ PYTHON = sys.executable
 AGENT_PYTHON = str(REPO / ".venv-agent" / "bin" / "python")
 
 
+def install_fence_agent(directory: Path, python: str = AGENT_PYTHON) -> Path:
+    """agents/fence_oci as `make install-fence-agent` installs it, pointing at `python`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    lines = (REPO / "agents" / "fence_oci").read_text().splitlines(keepends=True)
+    target = directory / "fence_oci"
+    target.write_text("#!{} -I\n".format(python) + "".join(lines[1:]))
+    target.chmod(0o755)
+    return target
+
+
+# Run by the fake Core API (in the switch netns, with the lab's LAB_NAME and
+# LAB_DIR) as HOOK <node> <instance-id> <state> <action> on every lifecycle
+# change. A stop takes the node down when OCI starts stopping it (STOPPING),
+# so it is gone before anyone can see STOPPED. RUNNING boots it, in the
+# background after BOOT_SECONDS: an instance is RUNNING in OCI well before
+# its OS and cluster are up, and the fencing that started it is over by then.
+INSTANCE_HOOK = """#!/bin/sh
+node=$1 instance=$2 state=$3 action=$4
+[ -n "$node" ] || exit 0
+log="$LAB_DIR/oci-hook.log"
+note() { echo "$(date '+%F %T.%3N') $*" >>"$log"; }
+case "$action:$state" in
+    STOP:STOPPING|SOFTSTOP:STOPPING|RESET:STOPPING|SOFTRESET:STOPPING)
+        note "$action $instance: $state -> cluster-lab kill $node"
+        bash @SCRIPT@ kill "$node" >>"$log" 2>&1
+        note "cluster-lab kill $node exited $?" ;;
+    START:RUNNING|RESET:RUNNING|SOFTRESET:RUNNING)
+        note "$action $instance: $state -> cluster-lab start $node in @BOOT@ s"
+        (sleep @BOOT@; bash @SCRIPT@ start "$node" >>"$log" 2>&1
+         note "cluster-lab start $node exited $?") </dev/null >/dev/null 2>&1 & ;;
+esac
+exit 0
+"""
+BOOT_SECONDS = 5
+
+
 def install_agent(directory: Path, python: str = AGENT_PYTHON) -> Path:
     """The entry point as the RPM installs it, pointing at `python`."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -63,6 +104,7 @@ class OciLab:
         fencing: bool = False,
         token_ms: Optional[int] = None,
         log_stream: Any = None,
+        fence_oci: bool = False,
     ):
         if not os.access(AGENT_PYTHON, os.X_OK):
             raise RuntimeError("{} is missing: run `make agent-venv`".format(AGENT_PYTHON))
@@ -92,10 +134,20 @@ class OciLab:
                 "OCI_SDK_DEFAULT_CIRCUITBREAKER_ENABLED": "false",
             }
         }
+        extra_env: Dict[str, str] = {}
+        self.hook: Optional[Path] = None
+        if fence_oci:
+            install_fence_agent(self.tmp / "sbin")
+            extra_env["LAB_SBIN_DIR"] = str(self.tmp / "sbin")
+            self.hook = self.tmp / "instance-hook"
+            hook = INSTANCE_HOOK.replace("@SCRIPT@", str(REPO / "tests/lab/cluster-lab"))
+            self.hook.write_text(hook.replace("@BOOT@", str(BOOT_SECONDS)))
+            self.hook.chmod(0o755)
         self.lab = Lab(
             name,
             nodes,
             fencing=fencing,
+            extra_env=extra_env,
             env_per_node=env,
             services=str(services),
             service_ports=[IMDS_PORT],
@@ -124,7 +176,8 @@ class OciLab:
                 # Only the switch itself (our loopback forwarder), never a node.
                 "--control-from",
                 NET + ".1/32",
-            ],
+            ]
+            + (["--hook", str(self.hook)] if self.hook else []),
             port=API_PORT,
             cwd=str(REPO),
         )

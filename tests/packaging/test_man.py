@@ -1,5 +1,6 @@
 """The man pages: pcs-oci.8 (by hand) keeps up with the parser, ocf_oci_IPaddr2.7
-(rendered from the agent's meta-data) with the agent; both lint clean."""
+and fence_oci.8 (rendered from the agents' meta-data) with the agents; all lint
+clean."""
 
 import os
 import re
@@ -15,6 +16,8 @@ from tests.packaging.tools import run as run_tool
 
 PCS_OCI_8 = os.path.join(REPO, "man", "pcs-oci.8")
 RENDERER = os.path.join(REPO, "man", "ra2man.py")
+FENCE_RENDERER = os.path.join(REPO, "man", "fence2man.py")
+FENCE_METADATA = os.path.join(REPO, "tests", "data", "metadata", "fence_oci.xml")
 
 
 def plain(troff: str) -> str:
@@ -63,8 +66,18 @@ def ocf_page(metadata: str, tmp_path_factory: Any) -> str:
 
 
 @pytest.fixture(scope="module")
-def pages(ocf_page: str) -> List[str]:
-    return [PCS_OCI_8, ocf_page]
+def fence_page(tmp_path_factory: Any) -> str:
+    # From the golden meta-data, which tests/integration checks against the agent.
+    args = [sys.executable, FENCE_RENDERER, "--package", "pcs-oci", "--version", "0.1.0"]
+    args += ["--date", "2026-11-25", FENCE_METADATA]
+    path = tmp_path_factory.mktemp("man") / "fence_oci.8"
+    path.write_text(check(args).stdout)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def pages(ocf_page: str, fence_page: str) -> List[str]:
+    return [PCS_OCI_8, ocf_page, fence_page]
 
 
 # ------------------------------------------------------------ lint
@@ -86,7 +99,7 @@ def test_groff_has_no_warnings(pages: List[str]) -> None:
 
 def test_man_renders_and_whatis_parses(pages: List[str]) -> None:
     need("man", "lexgrog")
-    for path, name in zip(pages, ["pcs-oci", "ocf_oci_IPaddr2"]):
+    for path, name in zip(pages, ["pcs-oci", "ocf_oci_IPaddr2", "fence_oci"]):
         result = check(
             ["man", "--warnings", "-l", path], env={"MANWIDTH": "80", "MAN_KEEP_FORMATTING": ""}
         )
@@ -222,3 +235,29 @@ def test_renderer_escapes_troff() -> None:
         ".RE",
         "after",
     ]
+
+
+# ------------------------------------------------------------ fence_oci.8
+
+
+def test_fence_page_mentions_every_parameter_and_action(fence_page: str) -> None:
+    with open(fence_page, encoding="utf-8") as f:
+        troff = f.read()
+    shown = sections(troff, ".SH")
+    with open(FENCE_METADATA, encoding="utf-8") as f:
+        root = ET.fromstring(f.read())
+    params = [p for p in root.findall("parameters/parameter") if p.get("deprecated") != "1"]
+    for p in params:
+        name = p.get("name", "")
+        mixed = p.find("getopt").get("mixed", "")  # type: ignore[union-attr]
+        assert re.search(r"^{}$".format(re.escape(name)), shown["STDIN PARAMETERS"], re.M), name
+        assert re.search(r"^{}$".format(re.escape(mixed)), shown["PARAMETERS"], re.M), mixed
+    for action in root.findall("actions/action"):
+        assert re.search(r"^{}$".format(re.escape(action.get("name", ""))), shown["ACTIONS"], re.M)
+    assert "fence_oci - Fence agent for OCI" in shown["NAME"]
+    description = " ".join(shown["DESCRIPTION"].split())
+    assert "allow dynamic-group <group> to use instances in compartment <compartment>" in (
+        description
+    )
+    assert "pcs stonith create fence_node1 fence_oci" in shown["EXAMPLE"]
+    assert "pcs-oci (8)" in shown["SEE ALSO"]

@@ -33,6 +33,7 @@ EXPECTED_REQUIRES = {
     "resource-agents",
     "python3-jsonschema",
     "python39-oci-sdk",
+    "fence-agents-common",
 }
 
 
@@ -133,6 +134,7 @@ def assert_payload(rpm_file: str, site: str) -> None:
         "/usr/lib/ocf/resource.d/oci",
         "/usr/lib/ocf/resource.d/oci/IPaddr2",
         "/usr/sbin/pcs-oci",
+        "/usr/sbin/fence_oci",
         "/usr/share/bash-completion/completions/pcs-oci",
         docdir,
         docdir + "/README.md",
@@ -140,6 +142,7 @@ def assert_payload(rpm_file: str, site: str) -> None:
         licensedir + "/LICENSE",
         "/usr/share/man/man7/ocf_oci_IPaddr2.7.gz",
         "/usr/share/man/man8/pcs-oci.8.gz",
+        "/usr/share/man/man8/fence_oci.8.gz",
         "/usr/share/pcs-oci",
         "/usr/share/pcs-oci/pcs-oci.schema.json",
     } | package_files(site)
@@ -163,10 +166,13 @@ def assert_requires(rpm_file: str, abi: str) -> None:
     assert requires == EXPECTED_REQUIRES | {
         "python(abi) = " + abi,
         "/bin/sh",  # the agent's shebang
-        "/usr/bin/python3",  # the launcher's
+        "/usr/bin/python3",  # the launcher's and fence_oci's
         "config(pcs-oci) = " + release,
     }
     assert query(rpm_file, "--recommends") == ["python3-argcomplete"]
+    # fence_oci is in pcs-oci; dnf finds it by EL's fence agent naming too.
+    provides = query(rpm_file, "--provides")
+    assert "fence-agents-oci = " + release in provides
 
 
 # ------------------------------------------------------------ the build
@@ -265,6 +271,13 @@ def test_installed_files_are_the_sources(installed: Any) -> None:
         s for s in source if not s.startswith("PCS_OCI_PYTHON=")
     ]
     assert os.access(str(installed / "usr/lib/ocf/resource.d/oci/IPaddr2"), os.X_OK)
+    fence = read(installed / "usr/sbin/fence_oci").splitlines()
+    assert fence[0] == "#!{} -I".format(python)
+    assert fence[1:] == read(os.path.join(REPO, "agents", "fence_oci")).splitlines()[1:]
+    assert os.access(str(installed / "usr/sbin/fence_oci"), os.X_OK)
+    with gzip.open(str(installed / "usr/share/man/man8/fence_oci.8.gz"), "rt") as f:
+        th = next(line for line in f if line.startswith(".TH "))
+    assert th.startswith(".TH FENCE_OCI 8 ") and '"pcs\\-oci {}"'.format(__version__) in th
     etc = installed / "etc/pcs-oci"
     assert read(etc / "pcs-oci.json") == read(os.path.join(REPO, "conf", "pcs-oci.default.json"))
     assert read(etc / "pcs-oci.json.example") == read(os.path.join(REPO, "conf", "pcs-oci.json"))

@@ -107,3 +107,28 @@ def primitive_xml(
         '<meta_attributes id="{}-ma">{}</meta_attributes>'
         "<operations>{}</operations></primitive>".format(rid, *agent, rid, nv, rid, mv, ov)
     )
+
+
+def cib_configuration_xml(
+    primitives: Sequence[str] = (),
+    constraints: str = "",
+    rsc_defaults: Optional[dict] = None,
+) -> str:
+    """`cibadmin --query --scope configuration`: resources, constraints, rsc_defaults."""
+    defaults = ""
+    if rsc_defaults is not None:
+        defaults = (
+            '<rsc_defaults><meta_attributes id="rsc_defaults-meta_attributes">{}'
+            "</meta_attributes></rsc_defaults>".format(
+                "".join(
+                    '<nvpair id="rsc_defaults-meta_attributes-{0}" name="{0}" value="{1}"/>'.format(
+                        k, v
+                    )
+                    for k, v in rsc_defaults.items()
+                )
+            )
+        )
+    return (
+        "<configuration><crm_config/><nodes/>{}<constraints>{}</constraints>{}"
+        "</configuration>".format(cib_resources_xml(primitives), constraints, defaults)
+    )

@@ -21,6 +21,7 @@ from pcs_oci.lib import pacemaker
 from pcs_oci.lib.config import Config, Vip
 from pcs_oci.lib.env import Env
 from pcs_oci.lib.errors import ClusterError, PcsOciError
+from pcs_oci.lib.runner import Result
 
 # Parameters configure owns; any other IPaddr2 parameter an admin set by hand
 # (arp_count, iflabel ...) is left alone.
@@ -54,10 +55,15 @@ class ConfigureResult(NamedTuple):
     vips: List[VipPlan]
     extra_steps: List[Step]
     applied: bool
+    # --set-defaults: "set", "unchanged", or "" when not asked for.
+    defaults_action: str = ""
+    # --fencing: the fence_oci devices, then stonith-enabled (stonith.py).
+    fencing: List["VipPlan"] = []
 
     @property
     def steps(self) -> List[Step]:
-        return [s for v in self.vips for s in v.steps] + self.extra_steps
+        fence_steps = [s for f in self.fencing for s in f.steps]
+        return [s for v in self.vips for s in v.steps] + self.extra_steps + fence_steps
 
 
 # ---------------------------------------------------------------- desired state
@@ -230,15 +236,38 @@ def plan_vip(config: Config, vip: Vip, existing: Optional[pacemaker.Primitive]) 
     return VipPlan(vip.name, "update" if steps else "unchanged", changes, steps)
 
 
-def _defaults_step(config: Config, pcs_version: Tuple[int, ...]) -> Step:
-    value = "resource-stickiness={}".format(config.resource_stickiness)
+def _defaults_argv(value: str, pcs_version: Tuple[int, ...]) -> List[str]:
     # pcs 0.11 (EL9) has `defaults update`; 0.10 (EL8) sets them directly.
     argv = [settings.PCS, "resource", "defaults"]
-    argv += ["update", value] if pcs_version >= (0, 11) else [value]
-    return Step("", "set the cluster-wide default " + value, argv, [])
+    return argv + (["update", value] if pcs_version >= (0, 11) else [value])
 
 
-def _preflight(env: Env, config: Config) -> Tuple[Dict[str, pacemaker.Primitive], Tuple[int, ...]]:
+def _defaults_step(
+    config: Config, pcs_version: Tuple[int, ...], current: Dict[str, str]
+) -> Optional[Step]:
+    """The step setting the cluster-wide stickiness, None when it already has that value."""
+    wanted = str(config.resource_stickiness)
+    old = current.get("resource-stickiness")
+    if old == wanted:
+        return None
+    value = "resource-stickiness=" + wanted
+    # An empty value removes the default again.
+    undo = _defaults_argv("resource-stickiness=" + (old or ""), pcs_version)
+    return Step(
+        "", "set the cluster-wide default " + value, _defaults_argv(value, pcs_version), [undo]
+    )
+
+
+class _Cluster(NamedTuple):
+    primitives: Dict[str, pacemaker.Primitive]
+    pcs_version: Tuple[int, ...]
+    resource_defaults: Dict[str, str]
+    # For --fencing: every CIB id, and whether STONITH is enabled already.
+    element_ids: Dict[str, str] = {}
+    stonith_enabled: bool = False
+
+
+def _preflight(env: Env, config: Config) -> _Cluster:
     runner = env.runner
     version = pacemaker.pcs_version(runner)
     status = pacemaker.cluster_status(runner)
@@ -265,9 +294,21 @@ def _preflight(env: Env, config: Config) -> Tuple[Dict[str, pacemaker.Primitive]
                     "use the names `crm_node -l` prints in the config's nodes[].hostname",
                 )
             )
-    existing = pacemaker.primitives(runner)
+    cib = pacemaker.configuration(runner)
+    existing = pacemaker.primitives_in(cib)
+    ids = pacemaker.element_ids(cib)
     for vip in config.vips:
         found = existing.get(vip.name)
+        if found is None and vip.name in ids:
+            # pcs would refuse the create midway: ids are unique CIB-wide.
+            problems.append(
+                reports.item(
+                    reports.RESOURCE_NOT_OURS,
+                    "the id {} is already used by a {} in the CIB".format(vip.name, ids[vip.name]),
+                    "rename the VIP in the config, or remove that {} (`pcs config` shows "
+                    "it)".format(ids[vip.name]),
+                )
+            )
         if found is not None and found.agent != settings.AGENT_TYPE:
             problems.append(
                 reports.item(
@@ -281,15 +322,34 @@ def _preflight(env: Env, config: Config) -> Tuple[Dict[str, pacemaker.Primitive]
             )
     if problems:
         raise PcsOciError(*problems, exit_code=exit_codes.PRECONDITION)
-    return existing, version
+    return _Cluster(
+        existing, version, pacemaker.resource_defaults(cib), ids, status.stonith_enabled
+    )
 
 
-def configure(env: Env, dry_run: bool = False, set_defaults: bool = False) -> ConfigureResult:
+def configure(
+    env: Env, dry_run: bool = False, set_defaults: bool = False, fencing: bool = False
+) -> ConfigureResult:
     config = env.load_config()
-    existing, version = _preflight(env, config)
-    plans = [plan_vip(config, vip, existing.get(vip.name)) for vip in config.vips]
-    extra = [_defaults_step(config, version)] if set_defaults else []
-    result = ConfigureResult(plans, extra, applied=not dry_run)
+    cluster = _preflight(env, config)
+    fence_plans: List[VipPlan] = []
+    if fencing:
+        from pcs_oci.lib.commands import stonith
+
+        problems = stonith.check(config, cluster.primitives, cluster.element_ids)
+        if problems:
+            raise PcsOciError(*problems, exit_code=exit_codes.PRECONDITION)
+        fence_plans = stonith.plan(config, cluster.primitives, cluster.stonith_enabled)
+    plans = [plan_vip(config, vip, cluster.primitives.get(vip.name)) for vip in config.vips]
+    extra: List[Step] = []
+    defaults_action = ""
+    if set_defaults:
+        step = _defaults_step(config, cluster.pcs_version, cluster.resource_defaults)
+        extra = [step] if step else []
+        defaults_action = "set" if step else "unchanged"
+    result = ConfigureResult(
+        plans, extra, applied=not dry_run, defaults_action=defaults_action, fencing=fence_plans
+    )
     if not dry_run:
         _apply(env, result.steps)
     return result
@@ -309,18 +369,26 @@ def _apply(env: Env, steps: List[Step]) -> None:
                 reports.item(
                     reports.CONFIGURE_STEP_FAILED,
                     "step {}/{} ({}) failed: {}; already applied: {}".format(
-                        index,
-                        len(steps),
-                        step.description,
-                        reports.first_line(outcome.stderr)
-                        or reports.first_line(outcome.stdout)
-                        or "exit {}".format(outcome.returncode),
-                        applied,
+                        index, len(steps), step.description, pcs_error(outcome), applied
                     ),
                     hint,
                 )
             )
         done.append(step)
+
+
+def pcs_error(outcome: Result) -> str:
+    """The line of a failed pcs run that says why (pcs prints warnings first)."""
+    lines = [line.strip() for line in outcome.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("Error:") and line != _PCS_TRAILER]
+    return (
+        (errors or lines or [""])[0]
+        or reports.first_line(outcome.stdout)
+        or "exit {}".format(outcome.returncode)
+    )
+
+
+_PCS_TRAILER = "Error: Errors have occurred, therefore pcs is unable to continue"
 
 
 def unconfigure(env: Env, names: Sequence[str], dry_run: bool = False) -> List[Step]:

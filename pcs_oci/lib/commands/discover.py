@@ -107,7 +107,7 @@ def discover(env: Env, update: bool = False, all_nodes: bool = False) -> Discove
                 ),
                 exit_code=exit_codes.PRECONDITION,
             )
-        updated = _write_update(path, config, local, placements, remote)
+        updated = _write_update(path, config, local, placements, remote, facts.instance_id)
     return DiscoverResult(facts, path, local, placements, remote, updated)
 
 
@@ -122,20 +122,29 @@ def _write_update(
     local: Optional[str],
     placements: List[Any],
     remote: List[RemoteNode],
+    local_instance: Optional[str] = None,
 ) -> List[str]:
-    """Fill vnic_id (and missing cidr_netmask) into the file, keeping the rest as it was."""
+    """Fill vnic_id and instance_id (and missing cidr_netmask) into the file, keeping the rest."""
     doc = config_lib.load_document(path)
     updated: List[str] = []
     found = {n.hostname: n.vnic_id for n in remote if n.vnic_id}
+    # The instances are fence_oci's plugs (`configure --fencing`).
+    instances = {n.hostname: n.instance_id for n in remote if n.instance_id}
     if local is not None:
         vnic = _vnic_of(placements)
         if vnic:
             found[local] = vnic
+        if local_instance:
+            instances[local] = local_instance
     for entry in doc["nodes"]:
         vnic = found.get(entry["hostname"])
         if vnic and entry.get("vnic_id") != vnic:
             entry["vnic_id"] = vnic
             updated.append("nodes[{}].vnic_id".format(entry["hostname"]))
+        instance = instances.get(entry["hostname"])
+        if instance and entry.get("instance_id") != instance:
+            entry["instance_id"] = instance
+            updated.append("nodes[{}].instance_id".format(entry["hostname"]))
     by_ip: Dict[Any, VipPlacement] = {ipaddress.ip_address(p.ip): p for _, p in placements}
     for entry in doc["vips"]:
         placement = by_ip.get(ipaddress.ip_address(entry["ip"]))

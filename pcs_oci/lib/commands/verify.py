@@ -23,6 +23,12 @@ POLICY = (
 )
 
 
+TITLE_AUTH = "OCI authentication"
+TITLE_PERMISSION = "API permission to read VNICs and private IPs"
+TITLE_NODE_VNICS = "the other nodes' VNICs exist in the VIP's subnet"
+TITLE_VIP = "the VIP is a secondary private IP"
+
+
 class Check(NamedTuple):
     id: str
     title: str
@@ -74,6 +80,9 @@ class _Verifier:
         self.api: Any = None
         self.api_ok = False
         self.subnet: Optional[Dict[str, Any]] = None
+        self.imds_ok = False
+        # The CIB's primitives, once check_cluster_state read them.
+        self.primitives: Optional[Dict[str, pacemaker.Primitive]] = None
 
     def add(self, id: str, title: str, status: str, detail: str, fix: str = "") -> None:
         self.checks.append(Check(id, title, status, detail, fix))
@@ -178,6 +187,7 @@ class _Verifier:
             ):
                 self.skip(id, title, "needs the instance metadata service")
             return
+        self.imds_ok = True
         self.add(
             "imds",
             "instance metadata service reachable",
@@ -237,20 +247,25 @@ class _Verifier:
         else:
             self.add("local_vnic", title, PASS, self.local_vnic)
 
+    def _skip_api_checks(self, why_auth: str, why_rest: str) -> None:
+        self.skip("oci_auth", TITLE_AUTH, why_auth)
+        self.skip("oci_permission", TITLE_PERMISSION, why_auth)
+        self.skip("node_vnics", TITLE_NODE_VNICS, why_rest)
+        self.skip("vip_private_ip", TITLE_VIP, why_rest)
+
     def check_oci(self) -> None:
-        title_auth = "OCI authentication"
-        title_perm = "API permission to read VNICs and private IPs"
-        title_vip = "the VIP is a secondary private IP"
         if self.config is None:
-            for id, title in (("oci_auth", title_auth), ("oci_permission", title_perm)):
-                self.skip(id, title, "no valid config")
-            self.skip("vip_private_ip", title_vip, "no valid config")
+            self._skip_api_checks("no valid config", "no valid config")
+            return
+        if self.config.oci.auth == "instance_principal" and not self.imds_ok:
+            # Its certificate comes from the metadata service: retrying the
+            # token would only take time and point at the wrong fix.
+            why = "instance principals need the instance metadata service (see its check)"
+            self._skip_api_checks(why, why)
             return
         vnic_id = self.local_vnic or next((n.vnic_id for n in self.config.nodes if n.vnic_id), None)
         if vnic_id is None:
-            for id, title in (("oci_auth", title_auth), ("oci_permission", title_perm)):
-                self.skip(id, title, "no VNIC known to read")
-            self.skip("vip_private_ip", title_vip, "no VNIC known")
+            self._skip_api_checks("no VNIC known to read", "no VNIC known")
             return
         try:
             self.api = self.env.oci_api(self.config.oci)
@@ -259,10 +274,10 @@ class _Verifier:
         except PcsOciError as e:
             codes = set(e.codes)
             if codes & {"OCI_NOT_AUTHORIZED"}:
-                self.add("oci_auth", title_auth, PASS, "signed requests are accepted")
+                self.add("oci_auth", TITLE_AUTH, PASS, "signed requests are accepted")
                 self.add(
                     "oci_permission",
-                    title_perm,
+                    TITLE_PERMISSION,
                     FAIL,
                     _errors(e, 1),
                     "add the policy statements: " + POLICY,
@@ -277,22 +292,67 @@ class _Verifier:
                         self.config.oci.config_file, self.config.oci.profile
                     )
                 )
-                self.add("oci_auth", title_auth, FAIL, _errors(e, 1), fix)
-                self.skip("oci_permission", title_perm, "authentication failed")
-            self.skip("vip_private_ip", title_vip, "no API access")
+                if codes & {"OCI_CLOCK_SKEW"}:
+                    fix = "set the clock: `chronyc tracking`, `systemctl enable --now chronyd`"
+                self.add("oci_auth", TITLE_AUTH, FAIL, _errors(e, 1), fix)
+                self.skip("oci_permission", TITLE_PERMISSION, "authentication failed")
+            self.skip("node_vnics", TITLE_NODE_VNICS, "no API access")
+            self.skip("vip_private_ip", TITLE_VIP, "no API access")
             return
         self.add(
             "oci_auth",
-            title_auth,
+            TITLE_AUTH,
             PASS,
             "{} works ({})".format(
                 self.config.oci.auth, self.config.oci.region or "region of the instance"
             ),
         )
         self.api_ok = True
-        self._check_private_ips(vnic, title_perm, title_vip)
+        self._check_private_ips(vnic)
 
-    def _check_private_ips(self, vnic: Dict[str, Any], title_perm: str, title_vip: str) -> None:
+    def _check_node_vnics(self, subnet_id: str) -> None:
+        """The other nodes' configured VNICs: a wrong one fails only at failover."""
+        if self.config is None:
+            return
+        others = [n for n in self.config.nodes if n.vnic_id and n.hostname != self.node]
+        if not others:
+            self.add(
+                "node_vnics",
+                TITLE_NODE_VNICS,
+                PASS,
+                "no other node has a vnic_id in the config: each agent discovers its own",
+            )
+            return
+        problems, found = [], []
+        for node in others:
+            try:
+                with self.api.budget():
+                    other = self.api.get_vnic(node.vnic_id)
+            except PcsOciError as e:
+                problems.append("{}: {}".format(node.hostname, _errors(e, 1)))
+                continue
+            if other.get("subnet_id") != subnet_id:
+                problems.append(
+                    "{}: VNIC {} is in subnet {}, not in the VIP's subnet {}: the VIP cannot "
+                    "move there".format(
+                        node.hostname, node.vnic_id, other.get("subnet_id"), subnet_id
+                    )
+                )
+            else:
+                found.append(node.hostname)
+        if problems:
+            self.add(
+                "node_vnics",
+                TITLE_NODE_VNICS,
+                FAIL,
+                "; ".join(problems),
+                "`pcs-oci discover --all --update` writes every node's VNIC in the VIP's subnet "
+                "(or `pcs-oci discover --update` on that node), then `pcs-oci configure`",
+            )
+        else:
+            self.add("node_vnics", TITLE_NODE_VNICS, PASS, ", ".join(found))
+
+    def _check_private_ips(self, vnic: Dict[str, Any]) -> None:
         from pcs_oci.lib.vip import where_is_vip
 
         if self.config is None:
@@ -322,18 +382,20 @@ class _Verifier:
         except PcsOciError as e:
             self.add(
                 "oci_permission",
-                title_perm,
+                TITLE_PERMISSION,
                 FAIL,
                 _errors(e, 1),
                 "add the policy statements: " + POLICY,
             )
-            self.skip("vip_private_ip", title_vip, "cannot list private IPs")
+            self.skip("node_vnics", TITLE_NODE_VNICS, "cannot list private IPs")
+            self.skip("vip_private_ip", TITLE_VIP, "cannot list private IPs")
             return
-        self.add("oci_permission", title_perm, PASS, "GetVnic and ListPrivateIps allowed")
+        self.add("oci_permission", TITLE_PERMISSION, PASS, "GetVnic and ListPrivateIps allowed")
+        self._check_node_vnics(vnic["subnet_id"])
         if problems:
             self.add(
                 "vip_private_ip",
-                title_vip,
+                TITLE_VIP,
                 FAIL,
                 "; ".join(problems),
                 "choose another address for the VIP: a primary IP belongs to its instance",
@@ -341,33 +403,62 @@ class _Verifier:
         elif warnings:
             self.add(
                 "vip_private_ip",
-                title_vip,
+                TITLE_VIP,
                 WARN,
                 "; ".join(warnings + details),
                 "optional: create it now in the console (VNIC > IPv4 Addresses > Assign "
                 "Secondary Private IP)",
             )
         else:
-            self.add("vip_private_ip", title_vip, PASS, "; ".join(details))
+            self.add("vip_private_ip", TITLE_VIP, PASS, "; ".join(details))
 
     def check_agent(self) -> None:
-        title = "agent {} installed on this node".format(settings.AGENT_TYPE)
-        if pacemaker.agent_installed():
-            self.add("agent", title, PASS, pacemaker.agent_path())
-        else:
-            self.add(
-                "agent",
-                title,
-                FAIL,
-                "{} is missing".format(pacemaker.agent_path()),
-                "yum install pcs-oci (on every node)",
+        title = "agent {} installed on every node".format(settings.AGENT_TYPE)
+        problems = []
+        if not pacemaker.agent_installed():
+            problems.append("{} is missing on this node".format(pacemaker.agent_path()))
+        missing: Dict[str, Dict[str, str]] = {}
+        if self.cluster is not None and self.config is not None and self.config.vips:
+            try:
+                missing = pacemaker.agent_missing_on(
+                    self.env.runner, [v.name for v in self.config.vips]
+                )
+            except PcsOciError as e:
+                problems.append("cannot read the cluster's operation history: " + _errors(e, 1))
+        for node, reasons in sorted(missing.items()):
+            problems.append(
+                "missing on {}: Pacemaker's probe of {} there said not installed ({}): no "
+                "failover to that node".format(
+                    node, ", ".join(reasons), "; ".join(sorted(set(reasons.values())))
+                )
             )
+        if not problems:
+            where = "this node" if self.cluster is None else "this node, and no node's probe failed"
+            self.add("agent", title, PASS, "{} ({})".format(pacemaker.agent_path(), where))
+            return
+        fix = "yum install pcs-oci (on every node)"
+        for node, reasons in sorted(missing.items()):
+            fix += "; then " + ", ".join(
+                "`pcs resource refresh {} node={}`".format(n, node) for n in reasons
+            )
+        self.add("agent", title, FAIL, "; ".join(problems), fix)
 
     def check_cluster_state(self) -> None:
         from pcs_oci.lib.commands.configure import plan_vip
 
+        existing: Optional[Dict[str, pacemaker.Primitive]] = None
+        defaults: Dict[str, str] = {}
+        cib_error = ""
+        if self.cluster is not None and self.config is not None:
+            try:
+                cib = pacemaker.configuration(self.env.runner)
+                existing = pacemaker.primitives_in(cib)
+                self.primitives = existing
+                defaults = pacemaker.resource_defaults(cib)
+            except PcsOciError as e:
+                cib_error = _errors(e)
         if self.config is not None:
-            self._check_stickiness(self.config)
+            self._check_stickiness(self.config, existing or {}, defaults)
         if self.cluster is None:
             for id, title in (
                 ("nodes_online", "every node online"),
@@ -406,11 +497,8 @@ class _Verifier:
         if self.config is None:
             self.skip("resources", title, "no valid config")
         else:
-            try:
-                existing = pacemaker.primitives(self.env.runner)
-            except PcsOciError as e:
-                self.add("resources", title, FAIL, _errors(e), "check `pcs status`")
-                existing = None
+            if cib_error:
+                self.add("resources", title, FAIL, cib_error, "check `pcs status`")
             if existing is not None:
                 missing, differ, foreign = [], [], []
                 for vip in self.config.vips:
@@ -448,22 +536,52 @@ class _Verifier:
         self._check_fencing(self.cluster)
         self._check_quorum(self.cluster)
 
-    def _check_stickiness(self, config: config_lib.Config) -> None:
+    def _check_stickiness(
+        self,
+        config: config_lib.Config,
+        existing: Dict[str, pacemaker.Primitive],
+        defaults: Dict[str, str],
+    ) -> None:
+        """The config's value, and what each existing VIP resource really runs with."""
         title = "resource stickiness prevents failback"
-        if config.resource_stickiness > 0:
+        if config.resource_stickiness <= 0:
             self.add(
                 "stickiness",
                 title,
-                PASS,
-                "resource-stickiness={}".format(config.resource_stickiness),
+                WARN,
+                "stickiness {} in the config: the VIP moves back when a failed node returns, "
+                "a second outage".format(config.resource_stickiness),
+                'set "resource_stickiness": 100 and run `pcs-oci configure`',
+            )
+            return
+        low = []
+        for vip in config.vips:
+            found = existing.get(vip.name)
+            if found is None or found.agent != settings.AGENT_TYPE:
+                continue
+            value, source = found.meta.get("resource-stickiness"), "its meta attribute"
+            if value is None:
+                value, source = defaults.get("resource-stickiness"), "the cluster default"
+            if value is None:
+                value, source = "0", "Pacemaker's default"
+            if not _positive_score(value):
+                low.append("{} has resource-stickiness={} ({})".format(vip.name, value, source))
+        if low:
+            self.add(
+                "stickiness",
+                title,
+                WARN,
+                "; ".join(low) + ": it moves back when a failed node returns, a second outage",
+                "`pcs-oci configure` sets resource-stickiness={} on each VIP".format(
+                    config.resource_stickiness
+                ),
             )
         else:
             self.add(
                 "stickiness",
                 title,
-                WARN,
-                "stickiness 0: the VIP moves back when a failed node returns, a second outage",
-                'set "resource_stickiness": 100 and run `pcs-oci configure`',
+                PASS,
+                "resource-stickiness={}".format(config.resource_stickiness),
             )
 
     def _check_fencing(self, cluster: pacemaker.ClusterStatus) -> None:
@@ -484,6 +602,18 @@ class _Verifier:
                 "configure a fence device for every node and `pcs property set "
                 "stonith-enabled=true`",
             )
+
+    def check_fence_agent(self) -> None:
+        """A `status` of every fence_oci target through the agent, as the fencer runs it."""
+        from pcs_oci.lib.commands import stonith
+
+        title = "fence_oci reaches every node's instance"
+        if self.cluster is None or self.primitives is None:
+            self.skip("fence_agent", title, "no cluster configuration to read")
+            return
+        compartment = getattr(self.facts, "compartment_id", "") or ""
+        found = stonith.check_status(self.env.runner, self.primitives, compartment)
+        self.add("fence_agent", title, found.status, found.detail, found.fix)
 
     def _check_quorum(self, cluster: pacemaker.ClusterStatus) -> None:
         title = "quorum policy sensible for the cluster size"
@@ -558,6 +688,17 @@ class _Verifier:
             )
 
 
+def _positive_score(value: str) -> bool:
+    """A Pacemaker score above 0 (INFINITY and +INFINITY included)."""
+    text = value.strip().upper()
+    if text in ("INFINITY", "+INFINITY"):
+        return True
+    try:
+        return int(text) > 0
+    except ValueError:
+        return False
+
+
 def _process_running(name: str) -> bool:
     try:
         pids = [p for p in os.listdir("/proc") if p.isdigit()]
@@ -605,6 +746,7 @@ def verify(env: Env) -> VerifyResult:
         v.check_oci,
         v.check_agent,
         v.check_cluster_state,
+        v.check_fence_agent,
         v.check_conflicts,
         v.check_firewall,
     ]

@@ -298,7 +298,16 @@ def test_start_budget_fits_the_op_timeout(world: World) -> None:
 
     assert world.run("start", OCF_RESKEY_CRM_meta_timeout="30000") == ocf.OCF_SUCCESS
     (settings,) = world.settings
-    assert worst_case_seconds(settings) <= 30 - handlers.IPADDR2_RESERVE_SECONDS
+    assert worst_case_seconds(settings) <= 30 - handlers.ipaddr2_reserve(30)
+
+
+def test_start_with_heartbeats_default_20s_timeout_still_calls_oci(world: World) -> None:
+    from pcs_oci.lib.oci_api import worst_case_seconds
+
+    assert world.run("start", OCF_RESKEY_CRM_meta_timeout="20000") == ocf.OCF_SUCCESS
+    (settings,) = world.settings
+    assert settings.max_total_seconds >= 2
+    assert worst_case_seconds(settings) <= 15
 
 
 # ---------------------------------------------------------------- stop

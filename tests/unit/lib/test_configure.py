@@ -10,7 +10,14 @@ from pcs_oci.lib import pacemaker
 from pcs_oci.lib.commands import configure
 from pcs_oci.lib.env import Env
 from pcs_oci.lib.errors import PcsOciError
-from tests.tools.fake_runner import Call, FakeRunner, cib_resources_xml, crm_mon_xml, primitive_xml
+from tests.tools.fake_runner import (
+    Call,
+    FakeRunner,
+    cib_configuration_xml,
+    cib_resources_xml,
+    crm_mon_xml,
+    primitive_xml,
+)
 
 PCS = "/usr/sbin/pcs"
 VNIC1 = "ocid1.vnic.oc1.iad.aaaa"
@@ -54,7 +61,11 @@ CURRENT = primitive_xml(
 
 
 def preflight(
-    version: str = "0.11.5", primitives: str = "", nodes: Any = ("node1", "node2")
+    version: str = "0.11.5",
+    primitives: str = "",
+    nodes: Any = ("node1", "node2"),
+    constraints: str = "",
+    rsc_defaults: Any = None,
 ) -> List[Call]:
     return [
         Call([PCS, "--version"], version + "\n"),
@@ -62,8 +73,10 @@ def preflight(
             ["/usr/sbin/crm_mon", "--one-shot", "--inactive", "--output-as=xml"], crm_mon_xml(nodes)
         ),
         Call(
-            ["/usr/sbin/cibadmin", "--query", "--scope", "resources"],
-            cib_resources_xml([primitives] if primitives else []),
+            ["/usr/sbin/cibadmin", "--query", "--scope", "configuration"],
+            cib_configuration_xml(
+                [primitives] if primitives else [], constraints, rsc_defaults=rsc_defaults
+            ),
         ),
     ]
 
@@ -188,6 +201,69 @@ def test_set_defaults_per_pcs_generation(env_for: Any, version: str, argv: List[
     env = env_for(preflight(version=version, primitives=CURRENT) + [Call(argv)])
     configure.configure(env, set_defaults=True)
     env.runner.assert_all_called()
+
+
+@pytest.mark.parametrize("version", ["0.11.5", "0.10.18"])
+def test_set_defaults_already_at_the_value_runs_nothing(env_for: Any, version: str) -> None:
+    env = env_for(
+        preflight(version=version, primitives=CURRENT, rsc_defaults={"resource-stickiness": "100"})
+    )
+    result = configure.configure(env, set_defaults=True)
+    env.runner.assert_all_called()
+    assert (result.steps, result.defaults_action) == ([], "unchanged")
+
+
+@pytest.mark.parametrize(
+    "version, update",
+    [("0.11.5", ["defaults", "update"]), ("0.10.18", ["defaults"])],
+)
+def test_set_defaults_undo_restores_the_old_default(
+    env_for: Any, version: str, update: List[str]
+) -> None:
+    env = env_for(
+        preflight(version=version, primitives=CURRENT, rsc_defaults={"resource-stickiness": "7"}),
+    )
+    result = configure.configure(env, dry_run=True, set_defaults=True)
+    (step,) = result.steps
+    assert step.argv == [PCS, "resource"] + update + ["resource-stickiness=100"]
+    assert step.undo == [[PCS, "resource"] + update + ["resource-stickiness=7"]]
+    assert result.defaults_action == "set"
+    # No default before: the undo removes it again (an empty value).
+    env = env_for(preflight(version=version, primitives=CURRENT))
+    (step,) = configure.configure(env, dry_run=True, set_defaults=True).steps
+    assert step.undo == [[PCS, "resource"] + update + ["resource-stickiness="]]
+
+
+def test_vip_name_used_by_another_cib_element_is_refused_before_any_change(
+    env_for: Any,
+) -> None:
+    # A constraint (or group, clone ...) with the VIP's id: pcs would fail the create.
+    constraint = '<rsc_location id="vip" rsc="web" node="node1" score="50"/>'
+    env = env_for(preflight(constraints=constraint))
+    with pytest.raises(PcsOciError) as e:
+        configure.configure(env)
+    assert e.value.codes == [reports.RESOURCE_NOT_OURS]
+    assert "rsc_location" in e.value.reports[0].message
+    assert e.value.exit_code == exit_codes.PRECONDITION
+    env.runner.assert_all_called()
+
+
+def test_failed_step_reports_pcs_error_line_not_its_warnings(env_for: Any) -> None:
+    defaults = [PCS, "resource", "defaults", "update", "resource-stickiness=100"]
+    stderr = (
+        "Warning: Defaults do not apply to resources which override them with their own "
+        "defined values\n"
+        "Error: Several options sets exist, please use the 'pcs resource defaults set update' "
+        "command and specify an option set ID\n"
+        "Error: Errors have occurred, therefore pcs is unable to continue\n"
+    )
+    env = env_for(preflight() + [Call(CREATE), Call(defaults, stderr=stderr, returncode=1)])
+    with pytest.raises(PcsOciError) as e:
+        configure.configure(env, set_defaults=True)
+    (report,) = e.value.reports
+    assert "failed: Error: Several options sets exist" in report.message
+    assert "Warning" not in report.message
+    assert report.hint.endswith("roll back with: /usr/sbin/pcs resource delete vip")
 
 
 def codes_of(env: Env, **kwargs: Any) -> List[str]:

@@ -93,15 +93,32 @@ def test_primary_ip_of_another_vnic_is_refused() -> None:
     assert api.writes() == []
 
 
-def test_412_race_is_reread_and_retried() -> None:
+def test_412_when_a_third_vnic_took_it_fails_without_taking_it_back() -> None:
     api, subnet, local, other = world()
     third = api.add_vnic(subnet, "10.0.0.4")
     pid = api.add_private_ip(VIP, other, subnet)
-    # Someone moves it to a third VNIC between our GetPrivateIp and our update.
+    # Another node moves it to its VNIC between our GetPrivateIp and our update:
+    # it won the race; we must not steal it back.
     api.before("update_private_ip_vnic", lambda: api.move_behind_back(pid, third))
-    assert assign_vip(api, local, VIP) == AssignResult("moved", pid, third)
-    updates = [c for c in api.writes()]
-    assert [u.args["if_match"] for u in updates] == ["etag-1", "etag-2"]
+    with pytest.raises(CloudError) as e:
+        assign_vip(api, local, VIP)
+    assert e.value.codes == [reports.VIP_MOVE_CONFLICT] and e.value.transient
+    assert (e.value.status, e.value.request_id) == (412, "req-412-NoEtagMatch")
+    message = e.value.reports[0].message
+    assert message.startswith("OCI UpdatePrivateIp lost a race: NoEtagMatch (HTTP 412")
+    assert third in message
+    assert [u.args["if_match"] for u in api.writes()] == ["etag-1"]
+    assert where(api, pid)[0] == third
+
+
+def test_412_when_only_the_etag_changed_is_reread_and_retried() -> None:
+    api, subnet, local, other = world()
+    pid = api.add_private_ip(VIP, other, subnet)
+    # Touched (new etag) but still on the VNIC we saw: not a lost race.
+    api.before("update_private_ip_vnic", lambda: api.move_behind_back(pid, other))
+    assert assign_vip(api, local, VIP) == AssignResult("moved", pid, other)
+    assert [u.args["if_match"] for u in api.writes()] == ["etag-1", "etag-2"]
+    assert where(api, pid)[0] == local
 
 
 def test_412_when_the_other_side_moved_it_to_us_is_unchanged() -> None:
@@ -122,15 +139,29 @@ def test_412_forever_is_bounded_and_transient() -> None:
     assert len(api.writes()) == 3
 
 
-def test_create_conflict_means_someone_created_it_then_we_move_it() -> None:
+def test_create_conflict_means_someone_else_created_it_and_won() -> None:
     api, subnet, local, other = world()
     holder: Dict[str, str] = {}
     api.before(
         "create_private_ip",
         lambda: holder.setdefault("id", api.add_private_ip(VIP, other, subnet)),
     )
-    result = assign_vip(api, local, VIP)
-    assert result == AssignResult("moved", holder["id"], other)
+    with pytest.raises(CloudError) as e:
+        assign_vip(api, local, VIP)
+    assert e.value.codes == [reports.VIP_MOVE_CONFLICT] and e.value.transient
+    assert "created on VNIC " + other in e.value.reports[0].message
+    assert where(api, holder["id"])[0] == other
+    assert [c.op for c in api.writes()] == ["create_private_ip"]
+
+
+def test_create_conflict_when_it_was_created_on_our_vnic_is_unchanged() -> None:
+    api, subnet, local, _ = world()
+    holder: Dict[str, str] = {}
+    api.before(
+        "create_private_ip",
+        lambda: holder.setdefault("id", api.add_private_ip(VIP, local, subnet)),
+    )
+    assert assign_vip(api, local, VIP) == AssignResult("unchanged", holder["id"], local)
 
 
 def test_several_matches_are_ambiguous() -> None:
