@@ -778,6 +778,17 @@ class OciApi:
     def get_subnet(self, subnet_id: str) -> Dict[str, Any]:
         return self._get("GetSubnet", "network", "get_subnet", subnet_id)
 
+    def get_security_list(self, security_list_id: str) -> Dict[str, Any]:
+        return self._get("GetSecurityList", "network", "get_security_list", security_list_id)
+
+    def list_nsg_rules(self, nsg_id: str) -> List[Dict[str, Any]]:
+        return self._list(
+            "ListNetworkSecurityGroupSecurityRules",
+            "network",
+            "list_network_security_group_security_rules",
+            nsg_id,
+        )
+
     # -- IPv4 private IPs
 
     def list_private_ips(

@@ -310,6 +310,90 @@ class _Verifier:
         self.api_ok = True
         self._check_private_ips(vnic)
 
+    def check_network(self) -> None:
+        """Subnet scope and security rules, read through the API."""
+        title = "the OCI network lets the cluster fail over"
+        if self.config is None or not self.api_ok:
+            self.skip(
+                "network", title, "no valid config" if self.config is None else "no API access"
+            )
+            return
+        vnic_ids: List[str] = []
+        for vnic_id in [self.local_vnic] + [n.vnic_id for n in self.config.nodes]:
+            if vnic_id and vnic_id not in vnic_ids:
+                vnic_ids.append(vnic_id)
+        try:
+            with self.api.budget():
+                vnics = [self.api.get_vnic(v) for v in vnic_ids]
+                subnet = self.api.get_subnet(vnics[0]["subnet_id"])
+                lists = [
+                    self.api.get_security_list(i) for i in subnet.get("security_list_ids") or []
+                ]
+                nsg_ids = sorted({n for v in vnics for n in v.get("nsg_ids") or []})
+                nsg_rules = [r for n in nsg_ids for r in self.api.list_nsg_rules(n)]
+        except PcsOciError as e:
+            self.add(
+                "network",
+                title,
+                WARN,
+                "cannot read the subnet and its security rules: " + _errors(e, 1),
+                "allow the dynamic group to `read virtual-network-family` in the compartment so "
+                "verify can check them",
+            )
+            return
+        from pcs_oci.lib import network_rules
+
+        problems = []
+        ads = sorted({str(v["availability_domain"]) for v in vnics if v.get("availability_domain")})
+        if len(ads) > 1 and subnet.get("availability_domain"):
+            problems.append(
+                "the nodes are in {} but subnet {} belongs to {} only: the VIP cannot move "
+                "across availability domains".format(
+                    " and ".join(ads), subnet.get("cidr_block"), subnet["availability_domain"]
+                )
+            )
+        peers = [str(v["private_ip"]) for v in vnics if v.get("private_ip")]
+        gaps = network_rules.missing(lists, nsg_rules, peers, nsg_ids)
+        if problems:
+            self.add(
+                "network",
+                title,
+                FAIL,
+                "; ".join(problems),
+                "put every node's VNIC in one regional subnet (subnets are regional unless "
+                "created for one availability domain)",
+            )
+        elif gaps:
+            self.add(
+                "network",
+                title,
+                WARN,
+                "no ingress rule of subnet {}'s security lists or the VNICs' NSGs allows {} "
+                "between the nodes ({})".format(
+                    subnet.get("cidr_block"),
+                    " and ".join(
+                        "{} {}/{}".format(g.what, g.protocol.upper(), g.port) for g in gaps
+                    ),
+                    ", ".join(peers),
+                ),
+                "add stateful ingress rules from {} for {} to the subnet's security list or the "
+                "nodes' NSG".format(
+                    subnet.get("cidr_block"),
+                    " and ".join("{} {}".format(g.protocol.upper(), g.port) for g in gaps),
+                ),
+            )
+        else:
+            self.add(
+                "network",
+                title,
+                PASS,
+                "{} subnet {}; UDP 5405 and TCP 2224 allowed between {} known node VNIC(s)".format(
+                    "regional" if not subnet.get("availability_domain") else "AD-specific",
+                    subnet.get("cidr_block"),
+                    len(vnics),
+                ),
+            )
+
     def _check_node_vnics(self, subnet_id: str) -> None:
         """The other nodes' configured VNICs: a wrong one fails only at failover."""
         if self.config is None:
@@ -744,6 +828,7 @@ def verify(env: Env) -> VerifyResult:
         v.check_cluster,
         v.check_imds,
         v.check_oci,
+        v.check_network,
         v.check_agent,
         v.check_cluster_state,
         v.check_fence_agent,
