@@ -45,8 +45,8 @@ pytestmark = pytest.mark.slow
 RETRY_BASE = "0.1"  # PCS_OCI_RETRY_BASE_SECONDS: production is 1 s, see the report
 API_TIMEOUT = 2  # api_timeout / oci.timeout, seconds per attempt
 SLOW = 3.0  # a "slow" answer: beyond API_TIMEOUT and the IMDS client's 2 s per try
-START_TIMEOUT = 30.0
-MONITOR_TIMEOUT = 20.0
+START_TIMEOUT = 36.0  # fit_budget then bounds the signer at 10 s: room for a 3 s auth answer
+MONITOR_TIMEOUT = 26.0  # the signer bound is then 8 s
 STOP_TIMEOUT = 20.0
 CLI_TIMEOUT = 60.0
 WORKERS = 8
@@ -310,7 +310,7 @@ def _runs() -> List[Run]:
                 if mode == "clears" and fault.clears == "all":
                     # Once at every call of the action in one run: harder
                     # than once at one call, so it stands for each of them.
-                    worlds = sorted({op.setup for op in targets if op.setup != "cold"})
+                    worlds = sorted({op.setup for op in targets})
                     for setup in worlds:
                         runs.append(Run(action, fault.id, mode, EVERY[setup]))
                     continue
@@ -330,7 +330,7 @@ def _runs() -> List[Run]:
 
 
 # The all-at-once runs: once at every call (a new VIP: every call of a create).
-EVERY = {"": "every call", "create": "every call (new VIP)"}
+EVERY = {"": "every call", "create": "every call (new VIP)", "cold": "every call (no state)"}
 
 
 RUNS = _runs()
@@ -416,8 +416,9 @@ def _op_for(run: Run) -> Optional[Op]:
 
 
 def _setup_for(run: Run) -> str:
-    if run.where == EVERY["create"]:
-        return "create"
+    for setup, where in EVERY.items():
+        if run.where == where:
+            return setup
     op = _op_for(run)
     return op.setup if op else ""
 
@@ -425,11 +426,12 @@ def _setup_for(run: Run) -> str:
 def _inject(fake: FakeOci, box: Sandbox, run: Run) -> Dict[str, str]:
     """Arm the fault for `run`; extra environment for the process."""
     if run.fault == "token-expiry":
-        # A real expiry: tokens live 1 s and GetVnic answers after 1.5 s, so
-        # the token that signed it has expired when the fake checks it.
-        fake.set_token_lifetime(1.0)
-        fake.faults.add("GetVnic", status=None, delay=1.5)
-        return {}
+        # A real expiry: tokens live 2 s and GetVnic answers after 2.5 s
+        # (within a 4 s api_timeout), so the token that signed it has expired
+        # when the fake checks it.
+        fake.set_token_lifetime(2.0)
+        fake.faults.add("GetVnic", status=None, delay=2.5)
+        return {"OCF_RESKEY_api_timeout": "4"}
     fault = FAULT[run.fault]
     if fault.inject_global is not None:
         return fault.inject_global(fake, box)
@@ -440,11 +442,9 @@ def _inject(fake: FakeOci, box: Sandbox, run: Run) -> Dict[str, str]:
     if run.fault == "imds-404" and run.mode == "clears":
         count = 2  # a window of two answers
     if run.where in EVERY.values():
-        setup = "create" if run.where == EVERY["create"] else ""
+        setup = _setup_for(run)
         ops = [
-            op
-            for op in ACTION_OPS[run.action]
-            if _applies(fault, op) and op.setup in (setup, "cold")
+            op for op in ACTION_OPS[run.action] if _applies(fault, op) and op.setup in ("", setup)
         ]
     else:
         found = _op_for(run)
@@ -519,6 +519,7 @@ def _execute(run: Run, root: Path) -> Observed:
         facts.setdefault("failed_call", _failed_call(fake, op, status))
         facts["retry_gaps"] = _retry_gaps(fake) if run.fault == "429-ra" else []
         facts["federation_calls"] = len(fake.calls("Federation"))
+        facts["rejected_401"] = len([c for c in fake.calls() if c["status"] == 401])
         return Observed(run, result, second, facts)
 
 
@@ -715,7 +716,12 @@ def check_start(o: Observed) -> List[str]:
             )
         if o.run.fault in ("401", "token-expiry") and o.facts["federation_calls"] < 2:
             problems.append("the token was not refreshed")
+        if o.run.fault == "token-expiry" and not o.facts["rejected_401"]:
+            problems.append("the token never expired in flight (no 401)")
     else:
+        if o.run.fault == "401" and o.facts["federation_calls"] != 2:
+            # A token rejected for good: refreshed once, then the 401 is the answer.
+            problems.append("{} token requests (expected 2)".format(o.facts["federation_calls"]))
         if r.rc != 1:
             problems.append("rc {} (expected 1 = OCF_ERR_GENERIC)".format(r.rc))
         if len(r.reasons) != 1:

@@ -176,17 +176,6 @@ class Sandbox:
         data["checked_at"] = 0
         path.write_text(json.dumps(data))
 
-    def forget_oci_ids(self) -> None:
-        """A state file as a fresh node has it: no VNIC or private IP yet."""
-        import json
-
-        path = self.state_path()
-        data = json.loads(path.read_text())
-        for key in ("vnic_id", "private_ip_id"):
-            data.pop(key, None)
-        data["checked_at"] = 0
-        path.write_text(json.dumps(data))
-
     def run(
         self, action: str, timeout_s: float = 30.0, forked: bool = True, **extra: str
     ) -> Result:
