@@ -163,6 +163,30 @@ def _op_differs(current: Optional[pacemaker.Op], interval: str, timeout: str) ->
 # ---------------------------------------------------------------- planning
 
 
+def param_changes(
+    current: Dict[str, str], wanted: Dict[str, str], managed: Sequence[str]
+) -> Tuple[Dict[str, str], Dict[str, str], List[str]]:
+    """(values to set, their old values for the rollback, human-readable changes).
+
+    A managed parameter that is no longer wanted is unset (set to ""); one
+    that configure does not manage is left as the admin set it.
+    """
+    set_params: Dict[str, str] = {}
+    old_params: Dict[str, str] = {}
+    changes: List[str] = []
+    for key, value in wanted.items():
+        if current.get(key) != value:
+            set_params[key] = value
+            old_params[key] = current.get(key, "")
+            changes.append("{}: {} -> {}".format(key, current.get(key, "(unset)"), value))
+    for key in managed:
+        if key in current and key not in wanted:
+            set_params[key] = ""
+            old_params[key] = current[key]
+            changes.append("{}: {} -> (unset)".format(key, current[key]))
+    return set_params, old_params, changes
+
+
 def plan_vip(config: Config, vip: Vip, existing: Optional[pacemaker.Primitive]) -> VipPlan:
     params = desired_params(config, vip)
     ops = desired_ops(config, vip)
@@ -180,19 +204,7 @@ def plan_vip(config: Config, vip: Vip, existing: Optional[pacemaker.Primitive]) 
         )
         return VipPlan(vip.name, "create", ["new resource"], [step])
 
-    changes: List[str] = []
-    set_params: Dict[str, str] = {}
-    old_params: Dict[str, str] = {}
-    for key, value in params.items():
-        if existing.params.get(key) != value:
-            set_params[key] = value
-            old_params[key] = existing.params.get(key, "")
-            changes.append("{}: {} -> {}".format(key, existing.params.get(key, "(unset)"), value))
-    for key in MANAGED_PARAMS:
-        if key in existing.params and key not in params:
-            set_params[key] = ""
-            old_params[key] = existing.params[key]
-            changes.append("{}: {} -> (unset)".format(key, existing.params[key]))
+    set_params, old_params, changes = param_changes(existing.params, params, MANAGED_PARAMS)
     changed_ops = [
         name for name in ("monitor", "start", "stop") if _op_differs(existing.op(name), *ops[name])
     ]

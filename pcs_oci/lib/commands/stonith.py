@@ -22,8 +22,9 @@ from typing import Any, Dict, List, NamedTuple, Optional
 from pcs_oci import settings
 from pcs_oci.common import reports
 from pcs_oci.common.reports import ReportItem
+from pcs_oci.fence.fence_oci import OCI_OPTIONS
 from pcs_oci.lib import pacemaker
-from pcs_oci.lib.commands.configure import Step, VipPlan
+from pcs_oci.lib.commands.configure import Step, VipPlan, param_changes
 from pcs_oci.lib.config import Config, Node
 from pcs_oci.lib.errors import PcsOciError
 
@@ -148,19 +149,7 @@ def plan_device(config: Config, node: Node, existing: Optional[pacemaker.Primiti
             [[settings.PCS, "stonith", "delete", name]],
         )
         return VipPlan(name, "create", ["new fence device"], [step])
-    set_params: Dict[str, str] = {}
-    old_params: Dict[str, str] = {}
-    changes: List[str] = []
-    for key, value in params.items():
-        if existing.params.get(key) != value:
-            set_params[key] = value
-            old_params[key] = existing.params.get(key, "")
-            changes.append("{}: {} -> {}".format(key, existing.params.get(key, "(unset)"), value))
-    for key in MANAGED_PARAMS:
-        if key in existing.params and key not in params:
-            set_params[key] = ""
-            old_params[key] = existing.params[key]
-            changes.append("{}: {} -> (unset)".format(key, existing.params[key]))
+    set_params, old_params, changes = param_changes(existing.params, params, MANAGED_PARAMS)
     if not set_params:
         return VipPlan(name, "unchanged", [], [])
     step = Step(
@@ -207,16 +196,7 @@ class StatusCheck(NamedTuple):
 
 
 # Device parameters that are fence_oci options (passed to the status run).
-AGENT_OPTIONS = [
-    "auth",
-    "oci_config_file",
-    "oci_profile",
-    "region",
-    "endpoint",
-    "proxy",
-    "api_timeout",
-    "compartment",
-]
+AGENT_OPTIONS = OCI_OPTIONS
 # The agent's worst case for one status: authentication and one call, each
 # within the OCI layer's retry budget (20 s), plus the interpreter.
 STATUS_TIMEOUT = 60.0
