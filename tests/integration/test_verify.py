@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
-from pcs_oci.lib import pacemaker
+from pcs_oci.lib import pacemaker, rpminfo
 from pcs_oci.lib.commands import stonith
 from pcs_oci.lib.commands.verify import verify
 from pcs_oci.lib.env import Env
@@ -36,6 +36,17 @@ class Setup:
         self.monkeypatch = monkeypatch
         monkeypatch.setenv("PCS_OCI_FEDERATION_ENDPOINT", fake.federation_endpoint)
         monkeypatch.setattr(pacemaker, "agent_installed", lambda: True)
+        # Package queries (rpm/dpkg) are tested in tests/unit/lib/test_rpminfo.py
+        # and for real in the lab; here the stack is what a healthy node has.
+        self.packages = [
+            rpminfo.Package(n, "1.0-1", "rpm")
+            for n in ("pacemaker", "pcs", "resource-agents", "python39-oci-sdk", "pcs-oci")
+        ]
+        self.file_check = rpminfo.FileCheck("pcs-oci", True, [], [])
+        monkeypatch.setattr(rpminfo.RpmInfo, "stack", lambda _self: self.packages)
+        monkeypatch.setattr(
+            rpminfo.RpmInfo, "verify_files", lambda _self, name="pcs-oci": self.file_check
+        )
         monkeypatch.setattr(stonith, "agent_installed", lambda: True)
         self.doc: Dict[str, Any] = {
             "nodes": [
@@ -297,3 +308,19 @@ def test_verify_json_has_no_secrets(setup: Setup, tmp_path: Any) -> None:
 
 def lines(checks: Dict[str, Any]) -> List[str]:
     return [k for k, v in checks.items() if k != "_ok" and v.status == "FAIL"]
+
+
+def test_missing_package_fails_with_the_install_command(setup: Setup) -> None:
+    setup.packages[2] = rpminfo.Package("resource-agents", None)
+    checks = setup.run()
+    assert checks["packages"].status == "FAIL"
+    assert checks["packages"].fix == "yum install resource-agents"
+
+
+def test_modified_pcs_oci_files_warn(setup: Setup) -> None:
+    change = rpminfo.FileChange("/usr/lib/ocf/resource.d/oci/IPaddr2", "S.5....T.")
+    setup.file_check = rpminfo.FileCheck("pcs-oci", True, [change], [])
+    checks = setup.run()
+    assert checks["packages"].status == "WARN"
+    assert "/usr/lib/ocf/resource.d/oci/IPaddr2" in checks["packages"].detail
+    assert "reinstall" in checks["packages"].fix

@@ -728,6 +728,42 @@ class _Verifier:
                 "`pcs quorum update two_node=1` (with the cluster stopped) or add a node",
             )
 
+    def check_packages(self) -> None:
+        """Versions of the stack, and whether pcs-oci's own files are intact."""
+        from pcs_oci.lib.rpminfo import RpmInfo
+
+        info = RpmInfo(self.env.runner)
+        title = "packages installed and intact"
+        stack = info.stack()
+        missing = [p.name for p in stack[:4] if not p.installed]
+        versions = (
+            ", ".join("{} {}".format(p.name, p.version) for p in stack if p.installed)
+            or "no package versions known"
+        )
+        if missing:
+            self.add(
+                "packages",
+                title,
+                FAIL,
+                "not installed: {} ({})".format(", ".join(missing), versions),
+                "yum install " + " ".join(missing),
+            )
+            return
+        check = info.verify_files()
+        if check.installed and not check.intact:
+            self.add(
+                "packages",
+                title,
+                WARN,
+                "files of pcs-oci differ from the package: {}".format(
+                    ", ".join("{} ({})".format(c.path, c.flags) for c in check.changed[:5])
+                ),
+                "reinstall it: yum reinstall pcs-oci",
+            )
+            return
+        note = "" if check.installed else "; pcs-oci itself is not an installed package here"
+        self.add("packages", title, PASS, versions + note)
+
     def check_conflicts(self) -> None:
         title = "no other software manages the VIP"
         found = []
@@ -832,6 +868,7 @@ def verify(env: Env) -> VerifyResult:
         v.check_agent,
         v.check_cluster_state,
         v.check_fence_agent,
+        v.check_packages,
         v.check_conflicts,
         v.check_firewall,
     ]
