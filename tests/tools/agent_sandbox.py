@@ -275,6 +275,10 @@ def _child(kind: str, argv: List[str], env: Dict[str, str], out: str, err: str) 
         raise ValueError(kind)
     sys.stdout.flush()
     sys.stderr.flush()
+    # The fork server reports a child's exit status over a socket and says
+    # 255 when that read fails (seen under load): the child's own record wins.
+    with open(out + ".rc", "w") as f:
+        f.write(str(int(rc or 0)))
     sys.exit(rc)
 
 
@@ -371,6 +375,11 @@ def run_forked(
         seconds = time.monotonic() - start
         rc = proc.exitcode if proc.exitcode is not None else -1
         proc.close()
+        try:
+            with open(out + ".rc") as f:
+                rc = int(f.read())
+        except (OSError, ValueError):
+            pass  # the child died before it could say: keep what the server said
 
         def read(path: str) -> str:
             try:
