@@ -3,7 +3,9 @@
 #   make rpm              SRPM + noarch RPM into dist/, from the working tree
 #                         (tracked and untracked files git does not ignore,
 #                         so it works before a commit)
-#   make rpm EL=9         consistent with EL9: python 3.9 site-packages, .el9
+#   make rpm EL=9         consistent with EL9: python 3.9 site-packages, .el9,
+#                         EL9's dependency names (rpm/pcs-oci.spec says which)
+#   make rpm EL=10        the same for EL10: python 3.12, .el10
 #   make rpm CHECK=1      also run the unit tests in %check
 #   make rpmlint          rpmlint on the spec and the packages `make rpm` built
 #   make completion       regenerate scripts/pcs-oci.bash-completion
@@ -39,14 +41,22 @@ RPM_HOST_DEFINES = --nodeps \
 RPM_CHECK_PYTHON = --define "check_python $(abspath $(VPY))"
 endif
 
+# Each EL major's platform Python: its site-packages is where the package
+# installs, and python(abi) = X.Y follows from that path.
+EL_PYTHON_9 = 3.9
+EL_PYTHON_10 = 3.12
+
 ifeq ($(EL),)
 RPM_DIST =
-else ifeq ($(EL),9)
-RPM_DIST = .el9
-RPM_EL_DEFINES = --define "dist .el9" --define "rhel 9" --define "python3_version 3.9" \
-	--define "python3_sitelib /usr/lib/python3.9/site-packages"
+else ifneq ($(EL_PYTHON_$(EL)),)
+RPM_DIST = .el$(EL)
+RPM_EL_DEFINES = --define "dist .el$(EL)" --define "rhel $(EL)" \
+	--define "python3_version $(EL_PYTHON_$(EL))" \
+	--define "python3_sitelib /usr/lib/python$(EL_PYTHON_$(EL))/site-packages"
+else ifeq ($(EL),8)
+$(error EL=8 is not served: pcs-oci needs Python >= 3.9 and OL8's OCI SDK package is python36-oci-sdk for its Python 3.6 (README, "Supported platforms"))
 else
-$(error EL=$(EL): only EL=9 is supported here (pcs-oci needs Python >= 3.9))
+$(error EL=$(EL): EL must be 9 or 10)
 endif
 
 ifneq ($(CHECK),)

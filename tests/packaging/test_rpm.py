@@ -27,14 +27,23 @@ pytestmark = pytest.mark.skipif(
 
 NAME_VERSION = "pcs-oci-" + __version__
 DBPATH = "/var/lib/rpm"
-EXPECTED_REQUIRES = {
+# What each EL major's build requires (the spec says where each name comes
+# from), with that EL's platform Python; "" is the build for this machine's
+# Python, which takes EL9's names.
+COMMON_REQUIRES = {
     "pacemaker",
     "pcs",
     "resource-agents",
     "python3-jsonschema",
-    "python39-oci-sdk",
     "fence-agents-common",
 }
+EL_REQUIRES = {
+    "": COMMON_REQUIRES | {"python39-oci-sdk"},
+    "9": COMMON_REQUIRES | {"python39-oci-sdk"},
+    "10": COMMON_REQUIRES | {"(python3-oci-sdk or python3.12dist(oci))"},
+}
+EL_PYTHON = {"9": "3.9", "10": "3.12"}
+ELS = sorted(EL_PYTHON, key=int)
 
 
 class Build(NamedTuple):
@@ -85,9 +94,16 @@ def build_release_2(build: Build, tmp_path_factory: Any) -> Build:
     return make_rpm(out, release=2, tarball=tarball)
 
 
-@pytest.fixture(scope="module")
-def build_el9(tmp_path_factory: Any) -> Build:
-    return make_rpm(tmp_path_factory.mktemp("rpm-el9"), el="9")
+@pytest.fixture(scope="module", params=ELS, ids=["el" + el for el in ELS])
+def build_el(request: Any, tmp_path_factory: Any) -> Build:
+    """`make rpm EL=9`, `make rpm EL=10`."""
+    return make_rpm(tmp_path_factory.mktemp("rpm-el" + request.param), el=request.param)
+
+
+def el_of(built: Build) -> str:
+    """The EL major a build is for, from its release's dist tag ("" for none)."""
+    release = query(built.rpm, "--qf", "%{RELEASE}")[0]
+    return release.split(".el", 1)[1] if ".el" in release else ""
 
 
 def query(rpm_file: str, *args: str) -> List[str]:
@@ -160,10 +176,10 @@ def assert_payload(rpm_file: str, site: str) -> None:
     assert not [p for p in listed if p in ("/usr/lib/ocf", "/usr/lib/ocf/resource.d")]
 
 
-def assert_requires(rpm_file: str, abi: str) -> None:
+def assert_requires(rpm_file: str, abi: str, el: str) -> None:
     requires = {r for r in query(rpm_file, "--requires") if not r.startswith("rpmlib(")}
     release = query(rpm_file, "--qf", "%{VERSION}-%{RELEASE}")[0]
-    assert requires == EXPECTED_REQUIRES | {
+    assert requires == EL_REQUIRES[el] | {
         "python(abi) = " + abi,
         "/bin/sh",  # the agent's shebang
         "/usr/bin/python3",  # the launcher's and fence_oci's
@@ -184,7 +200,7 @@ def test_payload_is_exactly_the_expected_files(build: Build) -> None:
 
 def test_requires_and_recommends(build: Build) -> None:
     # No python3.Xdist(...) from setup.py: every requirement is an OS package.
-    assert_requires(build.rpm, python_version(build_python()))
+    assert_requires(build.rpm, python_version(build_python()), "")
 
 
 def test_version_comes_from_the_package(build: Build) -> None:
@@ -200,16 +216,33 @@ def test_version_comes_from_the_package(build: Build) -> None:
     assert changelog and changelog[0].startswith("* ")
 
 
-def test_el9_build_is_consistent_with_el9(build_el9: Build) -> None:
-    assert build_el9.rpm.endswith("-1.el9.noarch.rpm")
-    assert_payload(build_el9.rpm, sitelib("3.9"))
-    assert_requires(build_el9.rpm, "3.9")
+def test_el_build_is_consistent_with_its_el(build_el: Build) -> None:
+    """Each EL major's build: its dist tag, its Python's paths and ABI, its names."""
+    el = el_of(build_el)
+    assert build_el.rpm.endswith("-1.el{}.noarch.rpm".format(el))
+    assert build_el.srpm.endswith("-1.el{}.src.rpm".format(el))
+    assert_payload(build_el.rpm, sitelib(EL_PYTHON[el]))
+    assert_requires(build_el.rpm, EL_PYTHON[el], el)
 
 
-def test_rpmlint_has_no_errors_and_no_unexplained_warnings(build: Build, build_el9: Build) -> None:
+def test_el8_is_refused_with_the_reason(tmp_path: Any) -> None:
+    """EL8 is not served (README): make and the spec itself say why."""
+    args = ["make", "-s", "--no-print-directory", "rpm", "EL=8", "RPM_OUT=" + str(tmp_path)]
+    result = run(args, cwd=REPO)
+    assert result.returncode != 0
+    assert "EL=8 is not served: pcs-oci needs Python >= 3.9" in result.stderr
+    assert "python36-oci-sdk" in result.stderr and not list(tmp_path.iterdir())
+    spec = os.path.join(REPO, "rpm", "pcs-oci.spec")
+    result = run(["rpmspec", "--define", "rhel 8", "-q", "--requires", spec])
+    assert result.returncode != 0
+    assert "EL8 has python36-oci-sdk for its platform Python 3.6 only" in result.stderr
+
+
+def test_rpmlint_has_no_errors_and_no_unexplained_warnings(build: Build, build_el: Build) -> None:
     if shutil.which("rpmlint") is None:
         pytest.skip("rpmlint is not installed")
-    for built, el in ((build, ""), (build_el9, "9")):
+    for built in (build, build_el):
+        el = el_of(built)
         out = os.path.dirname(built.rpm)
         result = run(
             ["make", "-s", "--no-print-directory", "rpmlint", "RPM_OUT=" + out, "EL=" + el],
