@@ -8,6 +8,12 @@
 #   make rpm EL=10        the same for EL10: python 3.12, .el10
 #   make rpm CHECK=1      also run the unit tests in %check
 #   make rpmlint          rpmlint on the spec and the packages `make rpm` built
+#   make repo             the yum repository in dist/repo: the RPMs for EL9 and
+#                         EL10, signed, with signed createrepo_c metadata, the
+#                         public key and pcs-oci.repo (rpm/make-repo.sh). A
+#                         release: make repo GPG_KEY_ID=KEY [GNUPGHOME=DIR]
+#                         REPO_URL=https://host/path (where dist/repo is
+#                         published); without GPG_KEY_ID a throwaway key signs
 #   make completion       regenerate scripts/pcs-oci.bash-completion
 #
 # Knobs the packaging tests use: RPM_OUT (output directory), RPM_TOPDIR
@@ -84,6 +90,27 @@ endif
 	rpmbuild -ba $(RPM_DEFINES) $(RPM_HOST_DEFINES) $(RPM_EL_DEFINES) $(RPM_CHECK_DEFINES) \
 		$(RPM_TOPDIR)/SPECS/pcs-oci.spec
 	@echo "built: $(SRPM_FILE) $(RPM_FILE)"
+
+# The yum repository. REPO_BUILD holds the unsigned builds; REPO_URL is
+# where REPO_DIR will be served from (pcs-oci.repo's baseurl and gpgkey).
+REPO_DIR ?= dist/repo
+REPO_BUILD ?= build/repo
+REPO_ELS ?= 9 10
+REPO_URL ?= file://$(abspath $(REPO_DIR))
+GPG_KEY_ID ?=
+
+repo:
+	@command -v createrepo_c >/dev/null || { echo "createrepo_c is missing: make deps (apt) or dnf install createrepo_c" >&2; exit 1; }
+	rm -rf $(REPO_BUILD)
+	mkdir -p $(REPO_BUILD)
+	@for el in $(REPO_ELS); do \
+		echo "make rpm EL=$$el (log: $(REPO_BUILD)/rpm-el$$el.log)"; \
+		$(MAKE) -s --no-print-directory rpm EL=$$el RPM_OUT=$(REPO_BUILD)/el$$el \
+			RPM_TOPDIR=$(REPO_BUILD)/rpmbuild-el$$el >$(REPO_BUILD)/rpm-el$$el.log 2>&1 || \
+			{ tail -n 30 $(REPO_BUILD)/rpm-el$$el.log >&2; exit 1; }; \
+	done
+	REPO_DIR="$(REPO_DIR)" REPO_URL="$(REPO_URL)" GPG_KEY_ID="$(GPG_KEY_ID)" rpm/make-repo.sh \
+		$(foreach el,$(REPO_ELS),$(el)=$(REPO_BUILD)/el$(el)/pcs-oci-$(PCS_OCI_VERSION)-$(RPM_RELEASE).el$(el).noarch.rpm)
 
 # rpmlint exits non-zero on any error (and on a filter that matches nothing).
 rpmlint:

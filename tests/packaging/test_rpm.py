@@ -19,7 +19,7 @@ from typing import Any, Dict, List, NamedTuple, Set
 import pytest
 
 from pcs_oci import __version__
-from tests.packaging.tools import LAUNCHER, REPO, check, complete, run
+from tests.packaging.tools import EL_PYTHON, EL_REQUIRES, ELS, LAUNCHER, REPO, check, complete, run
 
 pytestmark = pytest.mark.skipif(
     shutil.which("rpmbuild") is None, reason="rpmbuild is not installed (make deps installs rpm)"
@@ -27,23 +27,6 @@ pytestmark = pytest.mark.skipif(
 
 NAME_VERSION = "pcs-oci-" + __version__
 DBPATH = "/var/lib/rpm"
-# What each EL major's build requires (the spec says where each name comes
-# from), with that EL's platform Python; "" is the build for this machine's
-# Python, which takes EL9's names.
-COMMON_REQUIRES = {
-    "pacemaker",
-    "pcs",
-    "resource-agents",
-    "python3-jsonschema",
-    "fence-agents-common",
-}
-EL_REQUIRES = {
-    "": COMMON_REQUIRES | {"python39-oci-sdk"},
-    "9": COMMON_REQUIRES | {"python39-oci-sdk"},
-    "10": COMMON_REQUIRES | {"(python3-oci-sdk or python3.12dist(oci))"},
-}
-EL_PYTHON = {"9": "3.9", "10": "3.12"}
-ELS = sorted(EL_PYTHON, key=int)
 
 
 class Build(NamedTuple):

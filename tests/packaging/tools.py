@@ -14,6 +14,23 @@ from pcs_oci.cli.parser import build_parser
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAUNCHER = os.path.join(REPO, "scripts", "pcs-oci")
 COMPLETION_FILE = os.path.join(REPO, "scripts", "pcs-oci.bash-completion")
+# What each EL major's build requires (rpm/pcs-oci.spec says where each name
+# comes from), with that EL's platform Python; "" is the build for this
+# machine's Python, which takes EL9's names.
+COMMON_REQUIRES = {
+    "pacemaker",
+    "pcs",
+    "resource-agents",
+    "python3-jsonschema",
+    "fence-agents-common",
+}
+EL_REQUIRES = {
+    "": COMMON_REQUIRES | {"python39-oci-sdk"},
+    "9": COMMON_REQUIRES | {"python39-oci-sdk"},
+    "10": COMMON_REQUIRES | {"(python3-oci-sdk or python3.12dist(oci))"},
+}
+EL_PYTHON = {"9": "3.9", "10": "3.12"}
+ELS = sorted(EL_PYTHON, key=int)
 # make, run from inside `make check`, must not inherit its jobserver.
 MAKE_ENV_DROP = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")
 
