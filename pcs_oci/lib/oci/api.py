@@ -179,28 +179,22 @@ class OciApi:
                     # answer we do not use (a write, read back by assign_vip).
                     return _Unreadable()
                 cause = e.__cause__ or e
-                mapped = errors.bad_answer(
-                    operation, "", "{}: {}".format(type(cause).__name__, cause)
-                )
+                bad = errors.bad_answer(operation, "", "{}: {}".format(type(cause).__name__, cause))
             except Exception as e:  # mapped or re-raised below
-                mapped_error = errors.map_error(
-                    e, operation, self.endpoint, s.auth, self.compartment
-                )
-                if mapped_error is None:
+                mapped = errors.map_error(e, operation, self.endpoint, s.auth, self.compartment)
+                if mapped is None:
                     raise
-                self._last_error = mapped_error
-                raise mapped_error from None
+                self._last_error = mapped
+                raise mapped from None
             else:
                 problem = _answer_problem(response.data, expect)
                 if not problem:
                     return response
-                mapped = errors.bad_answer(
-                    operation, getattr(response, "request_id", None), problem
-                )
-            self._last_error = mapped
+                bad = errors.bad_answer(operation, getattr(response, "request_id", None), problem)
+            self._last_error = bad
             wait = backoff_seconds(s, attempt)
             if attempt >= s.max_attempts or self.clock() + wait >= deadline:
-                raise mapped
+                raise bad
             time.sleep(wait)
 
     def _timeout_error(self, operation: str) -> CloudError:
