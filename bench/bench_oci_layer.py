@@ -26,7 +26,8 @@ from typing import Any, Dict, List, Tuple
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from pcs_oci.lib.oci_api import OciApi, OciSettings  # noqa: E402
+from pcs_oci.lib.oci.api import OciApi  # noqa: E402
+from pcs_oci.lib.oci.settings import OciSettings  # noqa: E402
 from tests.fakes.harness import start_fake_oci  # noqa: E402
 from tests.fakes.world import make_world  # noqa: E402
 
@@ -35,7 +36,8 @@ VIP = "10.0.0.100"
 DISCOVERY = "from pcs_oci.lib.imds import Imds, read_node_facts; read_node_facts(Imds())"
 ASSIGN = """
 import sys
-from pcs_oci.lib.oci_api import OciApi, OciSettings
+from pcs_oci.lib.oci.api import OciApi
+from pcs_oci.lib.oci.settings import OciSettings
 from pcs_oci.lib.vip import assign_vip
 config_file, endpoint, vnic, ip, action = sys.argv[1:6]
 api = OciApi(OciSettings(auth="api_key", config_file=config_file, endpoint=endpoint))

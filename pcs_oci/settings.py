@@ -30,5 +30,3 @@ FIREWALL_CMD = "/usr/bin/firewall-cmd"
 
 DEFAULT_STICKINESS = 100
 DEFAULT_MONITOR_INTERVAL = "10s"
-# Seconds per OCI API call (connect + read) unless the config says otherwise.
-DEFAULT_API_TIMEOUT = 10

@@ -18,20 +18,11 @@ from typing import Any, Callable, Dict, Mapping, Optional
 
 from pcs_oci import settings
 from pcs_oci.agent import ipaddr2, ocf, state
-from pcs_oci.agent.params import AgentError, OciParams, parse
+from pcs_oci.agent.params import AgentError, AgentParams, parse
 from pcs_oci.common import reports
+from pcs_oci.common.agent_params import AUTH_API_KEY, ipaddr2_reserve
 from pcs_oci.lib.errors import CloudError, PcsOciError
-
-# Time kept back from the op timeout for IPaddr2 start and its confirmation
-# (it takes well under a second: ARP goes out in the background). A quarter
-# of the timeout, 3..10 s, so a resource converted from heartbeat IPaddr2
-# with its 20 s start timeout still leaves the OCI calls 15 s.
-IPADDR2_RESERVE_SECONDS = 10.0
-
-
-def ipaddr2_reserve(op_timeout: float) -> float:
-    return min(IPADDR2_RESERVE_SECONDS, max(3.0, op_timeout / 4.0))
-
+from pcs_oci.lib.oci.settings import check_settings, fit_budget
 
 DEFAULT_TIMEOUTS = {"start": 90.0, "monitor": 40.0, "validate-all": 30.0}
 
@@ -99,41 +90,14 @@ class Context:
 
         return Imds()
 
-    def api(self, p: OciParams, seconds: float) -> Any:
-        """An OciApi whose worst case fits in `seconds` (imports the SDK)."""
-        from pcs_oci.lib import oci_api
-
-        settings = oci_api.OciSettings(
-            auth=p.auth,
-            config_file=p.oci_config_file if p.auth == "api_key" else None,
-            profile=p.oci_profile if p.auth == "api_key" else None,
-            region=p.region,
-            endpoint=p.endpoint,
-            proxy=p.proxy,
-            timeout=p.api_timeout,
-            retry_base_seconds=oci_api.retry_base_seconds(),
-        )
-        settings = fit_budget(settings, seconds, oci_api.worst_case_seconds)
+    def api(self, p: AgentParams, seconds: float) -> Any:
+        """An OciApi whose worst case fits in `seconds` (the SDK loads on its first call)."""
+        settings = fit_budget(p.oci, seconds)
         if self._api_factory is not None:
             return self._api_factory(settings)
-        return oci_api.OciApi(settings)
+        from pcs_oci.lib.oci.api import OciApi
 
-
-def fit_budget(settings: Any, seconds: float, worst_case: Callable[[Any], float]) -> Any:
-    """Shrink the settings until the worst case fits in `seconds`: the agent
-    must answer inside its op timeout. Backoff and per-call timeout go first,
-    so a short op timeout still leaves a few seconds of retries."""
-    steps = [
-        ("retry_base_seconds", 0.25, 0.25),
-        ("timeout", 3, 1),
-        ("max_total_seconds", 1.0, 1.0),
-        ("timeout", 2, 1),
-    ]
-    for field, floor, step in steps:
-        while worst_case(settings) > seconds and getattr(settings, field) > floor:
-            value = max(floor, getattr(settings, field) - step)
-            settings = settings._replace(**{field: value})
-    return settings
+        return OciApi(settings)
 
 
 # ---------------------------------------------------------------- helpers
@@ -146,7 +110,7 @@ def _cloud_reason(what: str, error: PcsOciError) -> str:
     return "{} ({})".format("; ".join(r.message for r in error.reports), what)
 
 
-def _local_vnic(ctx: Context, p: OciParams) -> str:
+def _local_vnic(ctx: Context, p: AgentParams) -> str:
     node = ctx.node_name()
     if node in p.vnic_ids:
         return p.vnic_ids[node]
@@ -168,12 +132,13 @@ def _local_vnic(ctx: Context, p: OciParams) -> str:
         ) from None
 
 
-def _check_api_key_file(p: OciParams) -> None:
-    if p.auth == "api_key" and not os.path.isfile(os.path.expanduser(p.oci_config_file)):
+def _check_api_key_file(p: AgentParams) -> None:
+    config_file = p.oci.config_file
+    if p.oci.auth == AUTH_API_KEY and not os.path.isfile(os.path.expanduser(config_file)):
         raise AgentError(
             ocf.OCF_ERR_INSTALLED,
             "oci_config_file {} does not exist on this node (auth=api_key needs it on every "
-            "node)".format(p.oci_config_file),
+            "node)".format(config_file),
         )
 
 
@@ -256,7 +221,7 @@ def monitor(ctx: Context) -> int:
     return _monitor_api(ctx, p)
 
 
-def _monitor_api(ctx: Context, p: OciParams) -> int:
+def _monitor_api(ctx: Context, p: AgentParams) -> int:
     saved: Dict[str, Any] = state.load(ctx.environ) or {}
     now = ctx.clock()
     try:
@@ -299,7 +264,7 @@ def _monitor_api(ctx: Context, p: OciParams) -> int:
     return ocf.OCF_SUCCESS
 
 
-def _where_in_oci(ctx: Context, p: OciParams, saved: Dict[str, Any]) -> Any:
+def _where_in_oci(ctx: Context, p: AgentParams, saved: Dict[str, Any]) -> Any:
     """(VNIC holding the VIP in OCI, this node's VNIC, private IP OCID)."""
     vnic_id = saved.get("vnic_id") if saved.get("ip") == p.ip else None
     private_ip_id = saved.get("private_ip_id") if vnic_id else None
@@ -308,9 +273,9 @@ def _where_in_oci(ctx: Context, p: OciParams, saved: Dict[str, Any]) -> Any:
     api = ctx.api(p, ctx.remaining() - 2)
     with api.budget():
         if private_ip_id:
-            tagged = (
-                api.get_ipv6(private_ip_id) if ":" in p.ip else api.get_private_ip(private_ip_id)
-            )
+            from pcs_oci.lib.oci.api import ip_family
+
+            tagged = api.get_ip(ip_family(p.ip), private_ip_id)
             return tagged.data.get("vnic_id"), vnic_id, private_ip_id
         from pcs_oci.lib.vip import where_is_vip
 
@@ -329,14 +294,9 @@ def validate_all(ctx: Context) -> int:
         return rc
     if ctx.node_name() not in p.vnic_ids:
         _local_vnic(ctx, p)
-    if p.endpoint or p.proxy or p.region:
-        from pcs_oci.lib import oci_api
-
-        problems = oci_api.check_settings(
-            oci_api.OciSettings(auth=p.auth, region=p.region, endpoint=p.endpoint, proxy=p.proxy)
-        )
-        if problems:
-            raise AgentError(ocf.OCF_ERR_CONFIGURED, problems[0].render())
+    problems = check_settings(p.oci)
+    if problems:
+        raise AgentError(ocf.OCF_ERR_CONFIGURED, problems[0].render())
     return ocf.OCF_SUCCESS
 
 

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET  # noqa: S405 - parses the local heartbeat ag
 from typing import List
 
 from pcs_oci import __version__
-from pcs_oci.agent.params import OCI_PARAMETERS
+from pcs_oci.common.agent_params import OCI_PARAMETERS
 
 SHORTDESC = "Virtual IP on Oracle Cloud: IPaddr2 plus the OCI private IP move"
 LONGDESC = """\

@@ -7,8 +7,8 @@ key=value protocol Pacemaker uses, the meta-data, validate-all, `delay`,
 the list/status/on/off/reboot/monitor actions and the wait for the target
 power state within power_timeout. This module adds only what is OCI's, the
 way fence_aws does for EC2: the options (define_new_opts) and the power
-functions fence_action() calls, through pcs_oci.lib.oci_api (the same auth,
-timeouts, bounded retries and error mapping as the VIP agent).
+functions fence_action() calls, through pcs_oci.lib.oci (the same settings,
+auth, timeouts, bounded retries and error mapping as the VIP agent).
 
 - status: the instance's lifecycle state. RUNNING is on; STOPPED (and a
   terminated instance) is off; anything in between is "on" until it is off
@@ -34,6 +34,7 @@ import time
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, NoReturn, Optional, Tuple
 
+from pcs_oci.common.agent_params import FENCE_OPTION_NAMES, FENCE_OPTIONS
 from pcs_oci.lib.errors import PcsOciError
 
 FENCING_DIR = "/usr/share/fence"
@@ -48,10 +49,6 @@ GONE_STATES = ("TERMINATING", "TERMINATED")
 OFF_STATES = (STOPPED,) + GONE_STATES
 INSTANCE_OCID_PREFIX = "ocid1.instance."
 
-AUTH_CHOICES = ["instance_principal", "api_key"]
-DEFAULT_CONFIG_FILE = "/root/.oci/config"
-DEFAULT_PROFILE = "DEFAULT"
-DEFAULT_API_TIMEOUT = "10"
 # STOP and START of an OCI instance take tens of seconds.
 DEFAULT_POWER_TIMEOUT = "120"
 # Our own waits when power_timeout is 0 (as Pacemaker runs agents): Pacemaker's
@@ -59,18 +56,8 @@ DEFAULT_POWER_TIMEOUT = "120"
 UNBOUNDED_WAIT_SECONDS = 600.0
 EC_GENERIC_ERROR = 1
 
-# The agent's own options, on top of fencing.py's; see define_new_opts.
-OCI_OPTIONS = [
-    "auth",
-    "oci_config_file",
-    "oci_profile",
-    "region",
-    "endpoint",
-    "proxy",
-    "api_timeout",
-    "compartment",
-]
-DEVICE_OPT = ["port", "no_password", "method"] + OCI_OPTIONS
+# fencing.py's options we use, then our own (FENCE_OPTIONS, see define_new_opts).
+DEVICE_OPT = ["port", "no_password", "method"] + FENCE_OPTION_NAMES
 
 log = logging.getLogger(AGENT)
 
@@ -97,66 +84,24 @@ def _help(option: str, text: str) -> str:
 
 def define_new_opts(all_opt: Dict[str, Dict[str, Any]]) -> None:
     """The OCI options, in fencing.py's all_opt format (as fence_aws does)."""
-
-    def add(key: str, metavar: str, shortdesc: str, order: int, **extra: Any) -> None:
-        longopt = key.replace("_", "-")
-        all_opt[key] = dict(
-            {
-                "getopt": ":",
-                "longopt": longopt,
-                "help": _help("--{}=[{}]".format(longopt, metavar), shortdesc),
-                "shortdesc": shortdesc,
-                "required": "0",
-                "order": order,
-            },
-            **extra,
-        )
-
-    add(
-        "auth",
-        "type",
-        "How to sign OCI API requests: as the instance or with an API key",
-        2,
-        choices=AUTH_CHOICES,
-        default=AUTH_CHOICES[0],
-    )
-    add(
-        "oci_config_file",
-        "path",
-        "OCI config file with the API key settings (auth=api_key)",
-        3,
-        default=DEFAULT_CONFIG_FILE,
-    )
-    add(
-        "oci_profile",
-        "name",
-        "Profile in the OCI config file (auth=api_key)",
-        4,
-        default=DEFAULT_PROFILE,
-    )
-    add("region", "region", "OCI region, e.g. us-ashburn-1 (default: the instance's own)", 5)
-    add(
-        "endpoint",
-        "url",
-        "Core API endpoint scheme://host[:port] (default: the region's public endpoint)",
-        6,
-    )
-    add("proxy", "url", "HTTP(S) proxy for the OCI API, e.g. http://proxy:3128", 7)
-    add(
-        "api_timeout",
-        "seconds",
-        "Seconds per OCI API request (throttling, 5xx and timeouts are retried, bounded)",
-        8,
-        type="second",
-        default=DEFAULT_API_TIMEOUT,
-    )
-    add(
-        "compartment",
-        "ocid",
-        "Compartment OCID of the instances for list and display-name plugs "
-        "(default: this instance's compartment)",
-        9,
-    )
+    # Order 1 is fencing.py's own (action, plug ...); ours follow in list order.
+    for order, option in enumerate(FENCE_OPTIONS, 2):
+        longopt = option.name.replace("_", "-")
+        entry: Dict[str, Any] = {
+            "getopt": ":",
+            "longopt": longopt,
+            "help": _help("--{}=[{}]".format(longopt, option.metavar), option.shortdesc),
+            "shortdesc": option.shortdesc,
+            "required": "0",
+            "order": order,
+        }
+        if option.default:
+            entry["default"] = option.default
+        if option.choices:
+            entry["choices"] = list(option.choices)
+        if option.type:
+            entry["type"] = option.type
+        all_opt[option.name] = entry
 
 
 def _xml(text: str) -> str:
@@ -245,20 +190,6 @@ class PowerOnFailed(Exception):
 # ---------------------------------------------------------------- the connection
 
 
-def oci_settings(options: Dict[str, Any]) -> Any:
-    from pcs_oci.lib.oci_api import OciSettings
-
-    return OciSettings(
-        auth=str(options.get("--auth") or AUTH_CHOICES[0]).lower(),
-        config_file=options.get("--oci-config-file") or DEFAULT_CONFIG_FILE,
-        profile=options.get("--oci-profile") or DEFAULT_PROFILE,
-        region=options.get("--region") or None,
-        endpoint=options.get("--endpoint") or None,
-        proxy=options.get("--proxy") or None,
-        timeout=float(options.get("--api-timeout") or DEFAULT_API_TIMEOUT),
-    )
-
-
 class OciConnection:
     """What fence_action() passes to the power functions: the API and this instance.
 
@@ -277,10 +208,12 @@ class OciConnection:
     @property
     def api(self) -> Any:
         if self._api is None:
-            from pcs_oci.lib.oci_api import OciApi
+            from pcs_oci.lib.oci.api import OciApi
+            from pcs_oci.lib.oci.settings import OciSettings
 
             self._api = OciApi(
-                oci_settings(self.options), compartment=self.options.get("--compartment") or ""
+                OciSettings.from_fence_options(self.options),
+                compartment=self.options.get("--compartment") or "",
             )
         return self._api
 

@@ -18,6 +18,7 @@ from pcs_oci import settings
 from pcs_oci.common import reports
 from pcs_oci.common.reports import ReportItem
 from pcs_oci.lib.errors import ConfigError, PcsOciError
+from pcs_oci.lib.oci.settings import OciSettings
 
 # A real config is a few KiB; refuse to parse something huge by mistake.
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -45,22 +46,12 @@ class Vip(NamedTuple):
         return ipaddress.ip_address(self.ip)
 
 
-class OciConfig(NamedTuple):
-    auth: str = "instance_principal"
-    config_file: Optional[str] = None
-    profile: Optional[str] = None
-    region: Optional[str] = None
-    endpoint: Optional[str] = None
-    proxy: Optional[str] = None
-    timeout: int = settings.DEFAULT_API_TIMEOUT
-
-
 class Config(NamedTuple):
     nodes: List[Node]
     vips: List[Vip]
     cluster_name: Optional[str] = None
     resource_stickiness: int = settings.DEFAULT_STICKINESS
-    oci: OciConfig = OciConfig()
+    oci: OciSettings = OciSettings()
     path: Optional[str] = None
 
     def node(self, hostname: str) -> Optional[Node]:
@@ -84,7 +75,7 @@ class Config(NamedTuple):
         doc["nodes"] = [_drop_none(n._asdict()) for n in self.nodes]
         doc["vips"] = [_drop_none(v._asdict()) for v in self.vips]
         doc["resource_stickiness"] = self.resource_stickiness
-        doc["oci"] = _drop_none(self.oci._asdict())
+        doc["oci"] = self.oci.to_document()
         return doc
 
 
@@ -491,17 +482,6 @@ def load_document(path: str) -> Any:
 
 def from_document(doc: Dict[str, Any], path: Optional[str] = None) -> Config:
     """Build a Config from a document that `validate` accepted."""
-    oci = doc.get("oci", {})
-    auth = oci.get("auth", "instance_principal")
-    oci_config = OciConfig(
-        auth=auth,
-        config_file=oci.get("config_file", "/root/.oci/config" if auth == "api_key" else None),
-        profile=oci.get("profile", "DEFAULT" if auth == "api_key" else None),
-        region=oci.get("region"),
-        endpoint=oci.get("endpoint"),
-        proxy=oci.get("proxy"),
-        timeout=oci.get("timeout", settings.DEFAULT_API_TIMEOUT),
-    )
     return Config(
         nodes=[Node(n["hostname"], n.get("vnic_id"), n.get("instance_id")) for n in doc["nodes"]],
         vips=[
@@ -518,7 +498,7 @@ def from_document(doc: Dict[str, Any], path: Optional[str] = None) -> Config:
         ],
         cluster_name=doc.get("cluster_name"),
         resource_stickiness=doc.get("resource_stickiness", settings.DEFAULT_STICKINESS),
-        oci=oci_config,
+        oci=OciSettings.from_config(doc.get("oci", {})),
         path=path,
     )
 

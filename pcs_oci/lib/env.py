@@ -7,6 +7,7 @@ the runner, the metadata client or the OCI API.
 from typing import Any, Callable, Optional
 
 from pcs_oci.lib import config as config_lib
+from pcs_oci.lib.oci.settings import OciSettings
 
 
 class Env:
@@ -41,10 +42,10 @@ class Env:
             self._imds = Imds()
         return self._imds
 
-    def oci_api(self, oci_config: config_lib.OciConfig) -> Any:
-        """An OciApi for the config's `oci` section (imports the SDK)."""
+    def oci_api(self, settings: OciSettings) -> Any:
+        """An OciApi with these settings (the config's `oci`); the SDK loads on its first call."""
         if self._oci_api_factory is not None:
-            return self._oci_api_factory(oci_config)
-        from pcs_oci.lib.oci_api import OciApi, settings_from_config
+            return self._oci_api_factory(settings)
+        from pcs_oci.lib.oci.api import OciApi
 
-        return OciApi(settings_from_config(oci_config))
+        return OciApi(settings)

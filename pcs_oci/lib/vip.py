@@ -11,12 +11,13 @@ FakeOciApi. Importing this module does not import the SDK.
 """
 
 import ipaddress
-from typing import Any, Callable, ContextManager, Dict, List, NamedTuple, Optional, Protocol
+from typing import Any, ContextManager, Dict, List, NamedTuple, Optional, Protocol
 
 from pcs_oci.common import reports
 from pcs_oci.lib.errors import CloudError, ConfigError
 from pcs_oci.lib.imds import IPAddress, parse_ip
-from pcs_oci.lib.oci_api import Tagged, new_retry_token
+from pcs_oci.lib.oci.api import IpFamily, Tagged, ip_family, new_retry_token
+from pcs_oci.lib.oci.errors import http_detail
 
 # Times we re-read and retry after someone else changed the private IP between
 # our read and our write (412 NoEtagMatch, or a 409 on create).
@@ -32,34 +33,22 @@ class VipApi(Protocol):
 
     def get_vnic(self, vnic_id: str) -> Dict[str, Any]: ...
 
-    def list_private_ips(
+    def list_ips(
         self,
+        family: IpFamily,
         ip_address: Optional[str] = None,
         subnet_id: Optional[str] = None,
         vnic_id: Optional[str] = None,
     ) -> List[Dict[str, Any]]: ...
 
-    def get_private_ip(self, private_ip_id: str) -> Tagged: ...
+    def get_ip(self, family: IpFamily, ip_id: str) -> Tagged: ...
 
-    def create_private_ip(self, vnic_id: str, ip: str, retry_token: str) -> Dict[str, Any]: ...
-
-    def update_private_ip_vnic(
-        self, private_ip_id: str, vnic_id: str, if_match: Optional[str]
+    def create_ip(
+        self, family: IpFamily, vnic_id: str, ip: str, retry_token: str
     ) -> Dict[str, Any]: ...
 
-    def list_ipv6s(
-        self,
-        ip_address: Optional[str] = None,
-        subnet_id: Optional[str] = None,
-        vnic_id: Optional[str] = None,
-    ) -> List[Dict[str, Any]]: ...
-
-    def get_ipv6(self, ipv6_id: str) -> Tagged: ...
-
-    def create_ipv6(self, vnic_id: str, ip: str, retry_token: str) -> Dict[str, Any]: ...
-
-    def update_ipv6_vnic(
-        self, ipv6_id: str, vnic_id: str, if_match: Optional[str]
+    def move_ip(
+        self, family: IpFamily, ip_id: str, vnic_id: str, if_match: Optional[str]
     ) -> Dict[str, Any]: ...
 
 
@@ -78,25 +67,30 @@ class PrivateIpInfo(NamedTuple):
 
 
 class _Family(NamedTuple):
-    """The private-IP or the IPv6 flavour of the same four calls."""
+    """The four calls of the VIP's family (IPv4 private IP or IPv6) on one API."""
 
-    noun: str
-    list: Callable[..., List[Dict[str, Any]]]
-    get: Callable[[str], Tagged]
-    create: Callable[[str, str, str], Dict[str, Any]]
-    update: Callable[[str, str, Optional[str]], Dict[str, Any]]
+    api: VipApi
+    ips: IpFamily
+
+    @property
+    def noun(self) -> str:
+        return self.ips.label
+
+    def list(self, **filters: Optional[str]) -> List[Dict[str, Any]]:
+        return self.api.list_ips(self.ips, **filters)
+
+    def get(self, ip_id: str) -> Tagged:
+        return self.api.get_ip(self.ips, ip_id)
+
+    def create(self, vnic_id: str, ip: str, retry_token: str) -> Dict[str, Any]:
+        return self.api.create_ip(self.ips, vnic_id, ip, retry_token)
+
+    def update(self, ip_id: str, vnic_id: str, if_match: Optional[str]) -> Dict[str, Any]:
+        return self.api.move_ip(self.ips, ip_id, vnic_id, if_match)
 
 
 def _family(api: VipApi, address: IPAddress) -> _Family:
-    if address.version == 6:
-        return _Family("IPv6", api.list_ipv6s, api.get_ipv6, api.create_ipv6, api.update_ipv6_vnic)
-    return _Family(
-        "private IP",
-        api.list_private_ips,
-        api.get_private_ip,
-        api.create_private_ip,
-        api.update_private_ip_vnic,
-    )
+    return _Family(api, ip_family(address))
 
 
 def _info(entry: Dict[str, Any]) -> PrivateIpInfo:
@@ -164,7 +158,7 @@ def assign_vip(
     """Make the VIP ip a secondary address of vnic_id; confirm it by reading back.
 
     All calls share one retry deadline (api.budget), so the whole move is
-    bounded by oci_api.worst_case_seconds().
+    bounded by settings.worst_case_seconds() (pcs_oci.lib.oci.settings).
 
     Races: every write is conditional (if-match etag; a create carries a
     retry token and fails with 409 if the address exists). When a write loses
@@ -244,14 +238,10 @@ def assign_vip(
     raise CloudError(
         reports.item(
             reports.OCI_PRECONDITION_FAILED,
-            "OCI {}{} failed {} times: {} (HTTP {}, opc-request-id {}): VIP {} changed under us "
-            "while moving it to VNIC {}".format(
-                "Create" if last.status == 409 else "Update",
-                _op_noun(family),
+            "OCI {} failed {} times: {}: VIP {} changed under us while moving it to VNIC {}".format(
+                _lost_operation(family, last),
                 max_races,
-                last.oci_code or "no code",
-                last.status,
-                last.request_id or "-",
+                http_detail(last.oci_code, last.status, last.request_id),
                 address,
                 vnic_id,
             ),
@@ -280,12 +270,10 @@ def _conflict(
     return CloudError(
         reports.item(
             reports.VIP_MOVE_CONFLICT,
-            "OCI {} lost a race: {} (HTTP {}, opc-request-id {}): VIP {} was {} VNIC {} "
+            "OCI {} lost a race: {}: VIP {} was {} VNIC {} "
             "by someone else while this node was moving it to VNIC {}; not taking it back".format(
-                ("Create" if lost.status == 409 else "Update") + _op_noun(family),
-                lost.oci_code or "no code",
-                lost.status,
-                lost.request_id or "-",
+                _lost_operation(family, lost),
+                http_detail(lost.oci_code, lost.status, lost.request_id),
                 address,
                 "created on" if lost.status == 409 else "moved to",
                 holder or "(none)",
@@ -301,8 +289,9 @@ def _conflict(
     )
 
 
-def _op_noun(family: _Family) -> str:
-    return "Ipv6" if family.noun == "IPv6" else "PrivateIp"
+def _lost_operation(family: _Family, lost: CloudError) -> str:
+    """The write that lost: a create answers 409, an update 412."""
+    return family.ips.operation("Create" if lost.status == 409 else "Update")
 
 
 def _confirmed(

@@ -295,7 +295,7 @@ def _runs() -> List[Run]:
     """Where each fault goes. start, the contract that matters most, gets the
     fault at each call (or at the first call of each kind for the rows whose
     handling is another row's code path); the other actions share that code
-    (oci_api, the signer, the IMDS client) and get it at one representative
+    (lib/oci, the signer, the IMDS client) and get it at one representative
     call per mode, the Core API read where it applies."""
     runs: List[Run] = []
     for action, ops in ACTION_OPS.items():
@@ -1005,7 +1005,8 @@ def test_federation_has_no_circuit_breaker(fake_oci: FakeOci, monkeypatch: Any) 
     """The SDK's federation client has a breaker of its own (open after 3
     failures, for 30 s): OciApi turns it off, so an auth service that fails
     three times and then answers is simply retried into success."""
-    from pcs_oci.lib.oci_api import OciApi, OciSettings
+    from pcs_oci.lib.oci.api import OciApi
+    from pcs_oci.lib.oci.settings import OciSettings
 
     monkeypatch.setenv("OCI_METADATA_BASE_URL", fake_oci.imds_base("node1"))
     monkeypatch.setenv("PCS_OCI_FEDERATION_ENDPOINT", fake_oci.federation_endpoint)

@@ -422,7 +422,8 @@ def test_signer_error_quoting_the_key_is_not_repeated(monkeypatch: pytest.Monkey
     from oci.auth.certificate_retriever import InvalidCertificateFromInstanceMetadataError
 
     from pcs_oci.lib.errors import CloudError
-    from pcs_oci.lib.oci_api import OciApi, OciSettings
+    from pcs_oci.lib.oci.api import OciApi
+    from pcs_oci.lib.oci.settings import OciSettings
 
     marker = "RAWKEYBYTES0123456789"
 

@@ -1,4 +1,4 @@
-"""The cloud half (imds, oci_api, vip, discovery) with the REAL SDK against the fake OCI."""
+"""The cloud half (imds, lib/oci, vip, discovery) with the REAL SDK against the fake OCI."""
 
 import os
 import time
@@ -10,7 +10,8 @@ from pcs_oci.common import reports
 from pcs_oci.lib.discovery import place_vips, resolve_other_nodes
 from pcs_oci.lib.errors import CloudError, ConfigError, PcsOciError
 from pcs_oci.lib.imds import Imds, read_node_facts, vnic_for_ip
-from pcs_oci.lib.oci_api import OciApi, OciSettings, worst_case_seconds
+from pcs_oci.lib.oci.api import IPV4, OciApi
+from pcs_oci.lib.oci.settings import OciSettings, worst_case_seconds
 from pcs_oci.lib.vip import AssignResult, assign_vip, where_is_vip
 
 VIP = "10.0.0.100"
@@ -25,9 +26,14 @@ ApiFactory = Callable[..., OciApi]
 
 @pytest.fixture
 def make_api(fake_oci: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> ApiFactory:
-    """make_api(auth, node="node1", **settings) -> OciApi acting as that node."""
+    """make_api(auth, node="node1", clock=..., **settings) -> OciApi acting as that node."""
 
-    def make(auth: str = "api_key", node: str = "node1", **overrides: Any) -> OciApi:
+    def make(
+        auth: str = "api_key",
+        node: str = "node1",
+        clock: Callable[[], float] = time.monotonic,
+        **overrides: Any,
+    ) -> OciApi:
         values: Dict[str, Any] = dict(FAST, auth=auth, endpoint=fake_oci.core_endpoint)
         if auth == "api_key":
             config_file, profile = fake_oci.write_api_key_config(str(tmp_path / "oci"))
@@ -36,7 +42,7 @@ def make_api(fake_oci: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> A
             monkeypatch.setenv("OCI_METADATA_BASE_URL", fake_oci.imds_base(node))
             monkeypatch.setenv("PCS_OCI_FEDERATION_ENDPOINT", fake_oci.federation_endpoint)
         values.update(overrides)
-        return OciApi(OciSettings(**values))
+        return OciApi(OciSettings(**values), clock=clock)
 
     return make
 
@@ -128,12 +134,12 @@ def test_412_race_is_reread_and_retried(fake_oci: Any, make_api: ApiFactory) -> 
 @pytest.mark.fake_world(secondary_ips={VIP: "node2"})
 def test_stale_etag_is_a_precondition_failure(fake_oci: Any, make_api: ApiFactory) -> None:
     api = make_api()
-    tagged = api.get_private_ip(fake_oci.private_ip_by_address(VIP)["id"])
+    tagged = api.get_ip(IPV4, fake_oci.private_ip_by_address(VIP)["id"])
     assert tagged.etag
     fake_oci.move_private_ip(VIP, "node1")  # someone moves it there and back: new etag
     fake_oci.move_private_ip(VIP, "node2")
     with pytest.raises(CloudError) as e:
-        api.update_private_ip_vnic(tagged.data["id"], vnic_of(fake_oci, "node1"), tagged.etag)
+        api.move_ip(IPV4, tagged.data["id"], vnic_of(fake_oci, "node1"), tagged.etag)
     assert e.value.status == 412 and e.value.codes == [reports.OCI_PRECONDITION_FAILED]
 
 
@@ -211,15 +217,62 @@ def test_beyond_the_time_bound(fake_oci: Any, make_api: ApiFactory) -> None:
 
 @pytest.mark.fake_world(secondary_ips={VIP: "node2"})
 def test_budget_is_shared_by_all_calls_of_one_move(fake_oci: Any, make_api: ApiFactory) -> None:
-    # Each call alone is within the budget; together they are not.
-    api = make_api(max_total_seconds=0.6)
-    for op in ("GetVnic", "ListPrivateIps", "GetPrivateIp"):
-        fake_oci.faults.add(op, status=None, delay=0.25)
+    """Each call alone is within the budget; together they are not.
+
+    The budget runs on a clock that advances 4 s with every answer the fake
+    API sends and stands still otherwise: the SDK's first import, the API
+    key's loading and a loaded machine cost nothing, so the outcome does not
+    depend on the test order or the load.
+    """
+
+    def clock() -> float:
+        return 4.0 * len(
+            [
+                c
+                for c in fake_oci.calls()
+                if c["op"] in ("GetVnic", "ListPrivateIps", "GetPrivateIp", "UpdatePrivateIp")
+            ]
+        )
+
+    api = make_api(max_total_seconds=10.0, clock=clock)
     with pytest.raises(CloudError) as e:
         assign_vip(api, vnic_of(fake_oci, "node1"), VIP)
     assert e.value.codes == [reports.OCI_TIMEOUT] and e.value.transient
-    assert "UpdatePrivateIp" in e.value.reports[0].message
+    assert "gave up before UpdatePrivateIp" in e.value.reports[0].message
+    assert [c["op"] for c in fake_oci.calls() if not c["op"].startswith(("Imds", "Fed"))] == [
+        "GetVnic",
+        "ListPrivateIps",
+        "GetPrivateIp",
+    ]
     assert writes(fake_oci) == []
+    # Outside one budget each call has its own 10 s, however far the clock went.
+    fresh = make_api(max_total_seconds=10.0, clock=clock)
+    pid = fake_oci.private_ip_by_address(VIP)["id"]
+    fresh.move_ip(IPV4, pid, vnic_of(fake_oci, "node1"), fresh.get_ip(IPV4, pid).etag)
+    assert on_vnic(fake_oci, VIP) == vnic_of(fake_oci, "node1")
+
+
+@pytest.mark.fake_world(secondary_ips={VIP: "node2"})
+def test_garbled_answer_to_a_read_is_read_again(fake_oci: Any, make_api: ApiFactory) -> None:
+    fake_oci.faults.add("GetVnic", status=None, body='{"id": "ocid1.truncated')
+    local = vnic_of(fake_oci, "node1")
+    assert make_api().get_vnic(local)["id"] == local
+    assert [c["status"] for c in fake_oci.calls("GetVnic")] == [200, 200]
+    fake_oci.faults.add("GetVnic", status=None, body="not json", count=None)
+    with pytest.raises(CloudError) as e:
+        make_api(max_attempts=2).get_vnic(local)
+    assert e.value.codes == [reports.OCI_BAD_RESPONSE] and e.value.transient
+
+
+@pytest.mark.fake_world(secondary_ips={VIP: "node2"})
+def test_garbled_answer_to_a_move_is_confirmed_by_reading_back(
+    fake_oci: Any, make_api: ApiFactory
+) -> None:
+    fake_oci.faults.add("UpdatePrivateIp", status=None, body='{"id": "ocid1.truncated')
+    local = vnic_of(fake_oci, "node1")
+    assert assign_vip(make_api(), local, VIP).action == "moved"
+    assert len(fake_oci.calls("UpdatePrivateIp")) == 1
+    assert on_vnic(fake_oci, VIP) == local
 
 
 def test_unreachable_endpoint(make_api: ApiFactory, fake_oci: Any) -> None:

@@ -23,7 +23,8 @@ import pytest
 
 from pcs_oci.common import reports
 from pcs_oci.lib.errors import CloudError
-from pcs_oci.lib.oci_api import OciApi, OciSettings
+from pcs_oci.lib.oci.api import OciApi
+from pcs_oci.lib.oci.settings import OciSettings
 from pcs_oci.lib.vip import assign_vip
 from tests.fakes.harness import FakeOci
 from tests.fakes.netops import V4

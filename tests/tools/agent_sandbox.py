@@ -227,7 +227,7 @@ _PRELOAD = [
     "pcs_oci.agent.main",
     "pcs_oci.agent.handlers",
     "pcs_oci.cli.main",
-    "pcs_oci.lib.oci_api",
+    "pcs_oci.lib.oci.api",
     "pcs_oci.lib.vip",
     "pcs_oci.lib.commands.verify",
     "pcs_oci.lib.commands.discover",

@@ -1,9 +1,11 @@
-"""An in-memory stand-in for pcs_oci.lib.oci_api.OciApi that records every call.
+"""An in-memory stand-in for pcs_oci.lib.oci.api.OciApi that records every call.
 
 Resources are plain snake_case dicts like OciApi returns. Errors are the
-CloudErrors OciApi would raise (built with oci_api.map_service_error), queued
+CloudErrors OciApi would raise (built with errors.map_service_error), queued
 per operation with fail(). before(op, fn) runs fn just before op, e.g. to move
-a private IP behind the caller's back.
+a private IP behind the caller's back. The private-IP calls are recorded per
+family: list_private_ips / list_ipv6s, get_private_ip / get_ipv6,
+create_private_ip / create_ipv6, update_private_ip_vnic / update_ipv6_vnic.
 """
 
 import ipaddress
@@ -12,7 +14,8 @@ from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 from pcs_oci.lib.errors import CloudError
-from pcs_oci.lib.oci_api import Tagged, map_service_error
+from pcs_oci.lib.oci.api import IPV4, IpFamily, Tagged
+from pcs_oci.lib.oci.errors import map_service_error
 
 WRITE_OPS = ("create_private_ip", "update_private_ip_vnic", "create_ipv6", "update_ipv6_vnic")
 
@@ -187,91 +190,64 @@ class FakeOciApi:
             out.append(dict(rec))
         return out
 
-    def list_private_ips(
+    def _table(self, family: IpFamily) -> Dict[str, Dict[str, Any]]:
+        return self.private_ips if family == IPV4 else self.ipv6s
+
+    def list_ips(
         self,
+        family: IpFamily,
         ip_address: Optional[str] = None,
         subnet_id: Optional[str] = None,
         vnic_id: Optional[str] = None,
     ) -> List[Dict[str, Any]]:
-        self._enter("list_private_ips", ip_address=ip_address, subnet_id=subnet_id, vnic_id=vnic_id)
+        op = "list_{}s".format(family.method)
+        self._enter(op, ip_address=ip_address, subnet_id=subnet_id, vnic_id=vnic_id)
         return self._list(
-            self.private_ips, ip_address=ip_address, subnet_id=subnet_id, vnic_id=vnic_id
+            self._table(family), ip_address=ip_address, subnet_id=subnet_id, vnic_id=vnic_id
         )
 
-    def _get_tagged(self, op: str, table: Dict[str, Dict[str, Any]], rid: str) -> Tagged:
-        self._enter(op, id=rid)
-        if rid not in table:
+    def get_ip(self, family: IpFamily, ip_id: str) -> Tagged:
+        op = "get_" + family.method
+        table = self._table(family)
+        self._enter(op, id=ip_id)
+        if ip_id not in table:
             raise cloud_error(404, "NotAuthorizedOrNotFound", op)
-        return Tagged(dict(table[rid]), "etag-{}".format(self._etags[rid]))
+        return Tagged(dict(table[ip_id]), "etag-{}".format(self._etags[ip_id]))
 
-    def get_private_ip(self, private_ip_id: str) -> Tagged:
-        return self._get_tagged("get_private_ip", self.private_ips, private_ip_id)
-
-    def _create(
-        self, op: str, table: Dict[str, Dict[str, Any]], vnic_id: str, ip: str, token: str
+    def create_ip(
+        self, family: IpFamily, vnic_id: str, ip: str, retry_token: str
     ) -> Dict[str, Any]:
-        self._enter(op, vnic_id=vnic_id, ip=ip, retry_token=token)
-        if token in self.retry_tokens:
-            return dict(table[self.retry_tokens[token]])
+        op = "create_" + family.method
+        table = self._table(family)
+        self._enter(op, vnic_id=vnic_id, ip=ip, retry_token=retry_token)
+        if retry_token in self.retry_tokens:
+            return dict(table[self.retry_tokens[retry_token]])
         for rec in table.values():
             if ipaddress.ip_address(rec["ip_address"]) == ipaddress.ip_address(ip):
                 raise cloud_error(409, "Conflict", op)
         subnet_id = self.vnics[vnic_id]["subnet_id"]
-        if table is self.private_ips:
+        if family == IPV4:
             rid = self.add_private_ip(ip, vnic_id, subnet_id)
         else:
             rid = self.add_ipv6(ip, vnic_id, subnet_id)
-        self.retry_tokens[token] = rid
+        self.retry_tokens[retry_token] = rid
         return dict(table[rid])
 
-    def _update(
-        self,
-        op: str,
-        table: Dict[str, Dict[str, Any]],
-        rid: str,
-        vnic_id: str,
-        if_match: Optional[str],
+    def move_ip(
+        self, family: IpFamily, ip_id: str, vnic_id: str, if_match: Optional[str]
     ) -> Dict[str, Any]:
-        self._enter(op, id=rid, vnic_id=vnic_id, if_match=if_match)
-        if rid not in table:
+        op = "update_{}_vnic".format(family.method)
+        table = self._table(family)
+        self._enter(op, id=ip_id, vnic_id=vnic_id, if_match=if_match)
+        if ip_id not in table:
             raise cloud_error(404, "NotAuthorizedOrNotFound", op)
-        if if_match is not None and if_match != "etag-{}".format(self._etags[rid]):
+        if if_match is not None and if_match != "etag-{}".format(self._etags[ip_id]):
             raise cloud_error(412, "NoEtagMatch", op)
-        if table[rid].get("is_primary"):
+        if table[ip_id].get("is_primary"):
             raise cloud_error(400, "InvalidParameter", op, "cannot move a primary private IP")
-        table[rid]["vnic_id"] = vnic_id
-        self._etags[rid] += 1
-        return dict(table[rid])
-
-    def create_private_ip(self, vnic_id: str, ip: str, retry_token: str) -> Dict[str, Any]:
-        return self._create("create_private_ip", self.private_ips, vnic_id, ip, retry_token)
-
-    def update_private_ip_vnic(
-        self, private_ip_id: str, vnic_id: str, if_match: Optional[str]
-    ) -> Dict[str, Any]:
-        return self._update(
-            "update_private_ip_vnic", self.private_ips, private_ip_id, vnic_id, if_match
-        )
-
-    def list_ipv6s(
-        self,
-        ip_address: Optional[str] = None,
-        subnet_id: Optional[str] = None,
-        vnic_id: Optional[str] = None,
-    ) -> List[Dict[str, Any]]:
-        self._enter("list_ipv6s", ip_address=ip_address, subnet_id=subnet_id, vnic_id=vnic_id)
-        return self._list(self.ipv6s, ip_address=ip_address, subnet_id=subnet_id, vnic_id=vnic_id)
-
-    def get_ipv6(self, ipv6_id: str) -> Tagged:
-        return self._get_tagged("get_ipv6", self.ipv6s, ipv6_id)
-
-    def create_ipv6(self, vnic_id: str, ip: str, retry_token: str) -> Dict[str, Any]:
-        return self._create("create_ipv6", self.ipv6s, vnic_id, ip, retry_token)
-
-    def update_ipv6_vnic(
-        self, ipv6_id: str, vnic_id: str, if_match: Optional[str]
-    ) -> Dict[str, Any]:
-        return self._update("update_ipv6_vnic", self.ipv6s, ipv6_id, vnic_id, if_match)
+        table[ip_id]["vnic_id"] = vnic_id
+        self._etags[ip_id] += 1
+        return dict(table[ip_id])
 
     def list_instances(self, compartment_id: str) -> List[Dict[str, Any]]:
         self._enter("list_instances", compartment_id=compartment_id)

@@ -14,9 +14,12 @@ import shlex
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from pcs_oci import settings
-from pcs_oci.agent.handlers import IPADDR2_RESERVE_SECONDS
-from pcs_oci.agent.params import OCI_PARAMETER_NAMES, OCI_PARAMETERS
 from pcs_oci.common import exit_codes, reports
+from pcs_oci.common.agent_params import (
+    IPADDR2_RESERVE_SECONDS,
+    OCI_PARAMETER_NAMES,
+    OCI_PARAMETERS,
+)
 from pcs_oci.lib import pacemaker
 from pcs_oci.lib.config import Config, Vip
 from pcs_oci.lib.env import Env
@@ -75,7 +78,7 @@ def _ceil10(seconds: float) -> int:
 
 def start_timeout(config: Config) -> str:
     """Long enough for the agent's worst case at the configured API timeout."""
-    from pcs_oci.lib.oci_api import OciSettings, worst_case_seconds
+    from pcs_oci.lib.oci.settings import OciSettings, worst_case_seconds
 
     worst = worst_case_seconds(OciSettings(auth=config.oci.auth, timeout=config.oci.timeout))
     return "{}s".format(_ceil10(worst + IPADDR2_RESERVE_SECONDS + 5))
@@ -90,17 +93,7 @@ def desired_params(config: Config, vip: Vip) -> Dict[str, str]:
     vnic_ids = ",".join("{}={}".format(n.hostname, n.vnic_id) for n in config.nodes if n.vnic_id)
     if vnic_ids:
         params["vnic_ids"] = vnic_ids
-    oci = config.oci
-    if oci.auth != PARAM_DEFAULTS["auth"]:
-        params["auth"] = oci.auth
-        params["oci_config_file"] = oci.config_file or PARAM_DEFAULTS["oci_config_file"]
-        params["oci_profile"] = oci.profile or PARAM_DEFAULTS["oci_profile"]
-    for key in ("region", "endpoint", "proxy"):
-        value = getattr(oci, key)
-        if value:
-            params[key] = value
-    if str(oci.timeout) != PARAM_DEFAULTS["api_timeout"]:
-        params["api_timeout"] = str(oci.timeout)
+    params.update(config.oci.to_params())
     if vip.monitor_api:
         params["monitor_api"] = "true"
         if str(vip.monitor_api_interval) != PARAM_DEFAULTS["monitor_api_interval"]:

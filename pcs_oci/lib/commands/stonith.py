@@ -21,8 +21,8 @@ from typing import Any, Dict, List, NamedTuple, Optional
 
 from pcs_oci import settings
 from pcs_oci.common import reports
+from pcs_oci.common.agent_params import CONNECTION_PARAMETERS, DEFAULT_AUTH, FENCE_OPTION_NAMES
 from pcs_oci.common.reports import ReportItem
-from pcs_oci.fence.fence_oci import OCI_OPTIONS
 from pcs_oci.lib import pacemaker
 from pcs_oci.lib.commands.configure import Step, VipPlan, param_changes
 from pcs_oci.lib.config import Config, Node
@@ -35,21 +35,9 @@ DELAY_BASE = "10s"
 # default (stonith-timeout, 60s) is too short for both.
 REBOOT_TIMEOUT = "300s"
 # Parameters configure owns; anything else an admin set on the device stays.
-MANAGED_PARAMS = [
-    "plug",
-    "pcmk_host_map",
-    "auth",
-    "oci_config_file",
-    "oci_profile",
-    "region",
-    "endpoint",
-    "proxy",
-    "api_timeout",
-    "pcmk_delay_base",
-    "pcmk_reboot_timeout",
-]
-DEFAULT_AUTH = "instance_principal"
-DEFAULT_API_TIMEOUT = str(settings.DEFAULT_API_TIMEOUT)
+MANAGED_PARAMS = (
+    ["plug", "pcmk_host_map"] + CONNECTION_PARAMETERS + ["pcmk_delay_base", "pcmk_reboot_timeout"]
+)
 
 
 def device_name(node: Node) -> str:
@@ -63,19 +51,7 @@ def agent_installed() -> bool:
 def desired_params(config: Config, node: Node) -> Dict[str, str]:
     instance = node.instance_id or ""
     params = {"plug": instance, "pcmk_host_map": "{}:{}".format(node.hostname, instance)}
-    oci = config.oci
-    if oci.auth != DEFAULT_AUTH:
-        params["auth"] = oci.auth
-        if oci.config_file:
-            params["oci_config_file"] = oci.config_file
-        if oci.profile:
-            params["oci_profile"] = oci.profile
-    for key in ("region", "endpoint", "proxy"):
-        value = getattr(oci, key)
-        if value:
-            params[key] = value
-    if str(oci.timeout) != DEFAULT_API_TIMEOUT:
-        params["api_timeout"] = str(oci.timeout)
+    params.update(config.oci.to_params())
     if len(config.nodes) == 2 and node == config.nodes[0]:
         params["pcmk_delay_base"] = DELAY_BASE
     params["pcmk_reboot_timeout"] = REBOOT_TIMEOUT
@@ -196,7 +172,7 @@ class StatusCheck(NamedTuple):
 
 
 # Device parameters that are fence_oci options (passed to the status run).
-AGENT_OPTIONS = OCI_OPTIONS
+AGENT_OPTIONS = FENCE_OPTION_NAMES
 # The agent's worst case for one status: authentication and one call, each
 # within the OCI layer's retry budget (20 s), plus the interpreter.
 STATUS_TIMEOUT = 60.0
@@ -288,7 +264,7 @@ def check_status(
     if failed:
         fix = "check the devices' OCI settings (`pcs stonith config`) and the API's reachability"
         if denied_auth:
-            from pcs_oci.lib.oci_api import instance_policy_hint
+            from pcs_oci.lib.oci.errors import instance_policy_hint
 
             fix = instance_policy_hint(denied_auth, compartment)
         return StatusCheck("FAIL", "; ".join(failed + ok + off), fix)

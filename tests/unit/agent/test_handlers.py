@@ -16,7 +16,9 @@ from pcs_oci.agent import handlers, ocf
 from pcs_oci.agent.handlers import Context
 from pcs_oci.agent.params import AgentError
 from pcs_oci.common import reports
+from pcs_oci.common.agent_params import ipaddr2_reserve
 from pcs_oci.lib.errors import CloudError
+from pcs_oci.lib.oci.settings import worst_case_seconds
 from tests.tools.fake_oci_api import FakeOciApi, cloud_error, where
 
 FAKE_IPADDR2 = textwrap.dedent(
@@ -294,16 +296,12 @@ def test_start_ipaddr2_failure_keeps_its_exit_code(world: World) -> None:
 
 
 def test_start_budget_fits_the_op_timeout(world: World) -> None:
-    from pcs_oci.lib.oci_api import worst_case_seconds
-
     assert world.run("start", OCF_RESKEY_CRM_meta_timeout="30000") == ocf.OCF_SUCCESS
     (settings,) = world.settings
-    assert worst_case_seconds(settings) <= 30 - handlers.ipaddr2_reserve(30)
+    assert worst_case_seconds(settings) <= 30 - ipaddr2_reserve(30)
 
 
 def test_start_with_heartbeats_default_20s_timeout_still_calls_oci(world: World) -> None:
-    from pcs_oci.lib.oci_api import worst_case_seconds
-
     assert world.run("start", OCF_RESKEY_CRM_meta_timeout="20000") == ocf.OCF_SUCCESS
     (settings,) = world.settings
     assert settings.max_total_seconds >= 2
@@ -321,6 +319,50 @@ def test_stop_needs_no_cloud_and_ignores_bad_oci_parameters(world: World) -> Non
     assert len(world.api.calls) == calls
     assert world.state() is None
     assert world.ipaddr2_calls()[-1] == "stop"
+
+
+def test_stop_with_valid_parameters_and_the_api_down_makes_no_cloud_call(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every OCI parameter set and valid, the API and IMDS down: stop neither
+    builds an API client (through the context or past it) nor asks IMDS."""
+    from pcs_oci.lib import imds
+    from pcs_oci.lib.oci import api as oci_api
+
+    world.run("start")
+    attempts: List[str] = []
+
+    def refuse(what: str) -> Any:
+        def constructor(*args: Any, **kwargs: Any) -> None:
+            attempts.append(what)
+            raise AssertionError("stop must not build " + what)
+
+        return constructor
+
+    monkeypatch.setattr(oci_api.OciApi, "__init__", refuse("an OciApi"))
+    monkeypatch.setattr(imds.Imds, "__init__", refuse("an Imds client"))
+    for op in ("get_vnic", "list_private_ips", "get_private_ip", "update_private_ip_vnic"):
+        world.api.fail(op, cloud_error(503, "ServiceUnavailable"), count=100)
+    world.imds.fail = CloudError(reports.item(reports.IMDS_UNREACHABLE, "down"), transient=True)
+    calls, imds_calls, settings = len(world.api.calls), world.imds.calls, len(world.settings)
+    valid = dict(
+        OCF_RESKEY_vnic_ids="node1={},node2={}".format(world.vnic1, world.vnic2),
+        OCF_RESKEY_auth="instance_principal",
+        OCF_RESKEY_region="us-ashburn-1",
+        OCF_RESKEY_endpoint="https://iaas.us-ashburn-1.oraclecloud.com",
+        OCF_RESKEY_api_timeout="5",
+        OCF_RESKEY_monitor_api="true",
+        OCF_RESKEY_monitor_api_interval="30",
+    )
+    assert world.run("stop", **valid) == ocf.OCF_SUCCESS
+    assert world.ipaddr2_calls()[-1] == "stop"
+    assert (len(world.api.calls), world.imds.calls, len(world.settings)) == (
+        calls,
+        imds_calls,
+        settings,
+    )
+    assert attempts == []
+    assert world.state() is None
 
 
 def test_stop_failure_of_ipaddr2_is_reported(world: World) -> None:

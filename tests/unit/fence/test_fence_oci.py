@@ -4,6 +4,7 @@ from typing import Any, Dict
 
 import pytest
 
+from pcs_oci.common.agent_params import FENCE_OPTION_NAMES
 from pcs_oci.fence import fence_oci
 
 
@@ -33,7 +34,7 @@ def test_power_of_a_lifecycle_state(state: str, action: str, power: str) -> None
 def test_options_follow_fencing_py_conventions() -> None:
     all_opt: Dict[str, Dict[str, Any]] = {}
     fence_oci.define_new_opts(all_opt)
-    assert sorted(all_opt) == sorted(fence_oci.OCI_OPTIONS)
+    assert list(all_opt) == FENCE_OPTION_NAMES
     for key, opt in all_opt.items():
         # The metadata's parameter name is the long option with '_'.
         assert opt["longopt"].replace("-", "_") == key
@@ -53,32 +54,3 @@ def test_longdesc_is_xml_safe_and_keeps_the_policy_readable() -> None:
     assert "&lt;group&gt; to use instances in compartment &lt;compartment&gt;" in text
     # fencing.py strips troff's .P from meta-data: the text must not contain one.
     assert ".P" not in text and ".TP" not in text
-
-
-def test_oci_settings_from_fencing_options() -> None:
-    options = {
-        "--auth": "API_KEY",  # fencing.py upper-cases select values
-        "--oci-config-file": "/etc/oci/config",
-        "--oci-profile": "HA",
-        "--region": "eu-frankfurt-1",
-        "--endpoint": "https://iaas.example.com",
-        "--proxy": "http://proxy:3128",
-        "--api-timeout": "7",
-    }
-    s = fence_oci.oci_settings(options)
-    assert (s.auth, s.config_file, s.profile, s.region, s.endpoint, s.proxy, s.timeout) == (
-        "api_key",
-        "/etc/oci/config",
-        "HA",
-        "eu-frankfurt-1",
-        "https://iaas.example.com",
-        "http://proxy:3128",
-        7.0,
-    )
-    defaults = fence_oci.oci_settings({})
-    assert (defaults.auth, defaults.region, defaults.endpoint, defaults.timeout) == (
-        "instance_principal",
-        None,
-        None,
-        10.0,
-    )

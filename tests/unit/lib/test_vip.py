@@ -4,6 +4,7 @@ import pytest
 
 from pcs_oci.common import reports
 from pcs_oci.lib.errors import CloudError, PcsOciError
+from pcs_oci.lib.oci.api import IpFamily
 from pcs_oci.lib.vip import AssignResult, PrivateIpInfo, assign_vip, where_is_vip
 from tests.tools.fake_oci_api import FakeOciApi, cloud_error, where
 
@@ -65,12 +66,12 @@ def test_address_comparison_is_exact_not_textual() -> None:
     # The service answering a sloppy match (10.0.0.100 for 10.0.0.10) must not count.
     api, subnet, local, other = world()
     api.add_private_ip("10.0.0.100", other, subnet)
-    real_list = api.list_private_ips
+    real_list = api.list_ips
 
-    def sloppy(**kwargs: object) -> list:
-        return real_list(subnet_id=kwargs.get("subnet_id"))  # type: ignore[arg-type]
+    def sloppy(family: IpFamily, **kwargs: object) -> list:
+        return real_list(family, subnet_id=kwargs.get("subnet_id"))  # type: ignore[arg-type]
 
-    api.list_private_ips = sloppy  # type: ignore[method-assign,assignment]
+    api.list_ips = sloppy  # type: ignore[method-assign,assignment]
     assert assign_vip(api, local, VIP).action == "created"
 
 
