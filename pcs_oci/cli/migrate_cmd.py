@@ -4,6 +4,7 @@ import argparse
 from typing import List
 
 from pcs_oci import settings
+from pcs_oci.cli.cluster_cmd import offline_note
 from pcs_oci.common import exit_codes
 from pcs_oci.lib.commands import migrate as migrate_lib
 from pcs_oci.lib.env import Env
@@ -78,14 +79,7 @@ def _window_steps(result: migrate_lib.MigrateResult) -> List[str]:
 
 def migrate(env: Env, args: argparse.Namespace) -> int:
     result = migrate_lib.migrate(env, dry_run=args.dry_run)
-    if env.cib_file:
-        print(
-            "Editing the CIB file {} offline; skipped (they need the live cluster):".format(
-                env.cib_file
-            )
-        )
-        for skipped in result.skipped:
-            print("  - " + skipped)
+    offline_note(env, result.skipped)
     for conversion in result.conversions:
         print(_headline(conversion))
         for change in conversion.changes:

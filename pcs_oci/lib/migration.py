@@ -118,11 +118,11 @@ def _check_holder(
         problems.append(
             _problem(
                 vip,
-                "{} is inside {} {}: a VIP that runs on several nodes at once cannot "
-                "move in OCI".format(rid, containers[0].tag, containers[0].get("id")),
-                "take it out of the {} first; pcs-oci converts only single resources".format(
-                    containers[0].tag
+                "{} is inside {} {}, which pcs-oci does not convert: a VIP is a primitive "
+                "(alone or in a group) that runs on one node at a time".format(
+                    rid, containers[0].tag, containers[0].get("id")
                 ),
+                "take it out of the {} first".format(containers[0].tag),
             )
         )
     if rid != vip.name:

@@ -1,0 +1,61 @@
+"""`-f CIB_FILE`: configure and unconfigure on a CIB file, offline, as `pcs -f` does.
+
+pcs gets `-f FILE` on its command line; Pacemaker's tools that pcs-oci runs
+itself get CIB_file in their environment (Env.runner). What needs the live
+cluster is skipped, and the output says which checks were.
+"""
+
+import xml.etree.ElementTree as ET  # noqa: S405 - the CIB comes from our own cluster tools
+from typing import Any, List, Sequence, TypeVar
+
+from pcs_oci import settings
+from pcs_oci.lib import cib, pacemaker
+
+# configure's Step and VipPlan (NamedTuples with argv/undo and steps).
+T = TypeVar("T")
+
+CONFIGURE_SKIPS = [
+    "the cluster is running on this node (crm_mon)",
+    "the config's nodes are the cluster's online nodes (checked against the file's "
+    "nodes section instead)",
+]
+UNCONFIGURE_SKIPS = ["the cluster is running on this node (crm_mon)"]
+
+
+def pcs_argv(argv: Sequence[str], cib_file: str) -> List[str]:
+    """`pcs ARGS` -> `pcs -f FILE ARGS`; other commands unchanged."""
+    args = list(argv)
+    if args and args[0] == settings.PCS:
+        return [args[0], "-f", cib_file] + args[1:]
+    return args
+
+
+def step(step: T, cib_file: str) -> T:
+    """A configure Step with `-f FILE` in its pcs commands."""
+    done: Any = step
+    return done._replace(
+        argv=pcs_argv(done.argv, cib_file), undo=[pcs_argv(u, cib_file) for u in done.undo]
+    )
+
+
+def plans(plans: List[T], cib_file: str) -> List[T]:
+    """configure VipPlans with `-f FILE` in their pcs commands."""
+    done: List[Any] = plans
+    return [p._replace(steps=[step(s, cib_file) for s in p.steps]) for p in done]
+
+
+def stonith_enabled(configuration: ET.Element) -> bool:
+    """The stonith-enabled cluster property of a CIB file (Pacemaker's default: true)."""
+    value = cib.cluster_option(configuration, "stonith-enabled")
+    return (value or "true").lower() in ("true", "yes", "y", "on", "1")
+
+
+def status(configuration: ET.Element) -> pacemaker.ClusterStatus:
+    """Offline, the file's nodes stand in for the running cluster's."""
+    return pacemaker.ClusterStatus(
+        [pacemaker.NodeState(n, True, False) for n in cib.node_names(configuration)],
+        {},
+        stonith_enabled(configuration),
+        True,
+        [],
+    )
