@@ -76,6 +76,8 @@ def close_window(root: ET.Element) -> List[str]:
             continue
         attrs.remove(nv)
         owner = up.get(attrs)
+        if owner is not None and owner.tag == "primitive" and len(attrs) == 0:
+            owner.remove(attrs)  # the set open_window had to create
         if nv.get("name") == "is-managed" and owner is not None:
             restored.append(owner.get("id", ""))
             if defaults_unmanaged:

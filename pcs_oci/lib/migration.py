@@ -300,7 +300,11 @@ def _decide(
 ) -> Tuple[str, Optional[ET.Element], Optional[ET.Element], List[ReportItem]]:
     """(action, the resource to keep, an ocivip to fold into it, problems)."""
     found = holders(root, vip.ip)
-    addressed = found.get(settings.AGENT_TYPE, []) + found.get(HEARTBEAT_IPADDR2, [])
+    order = {id(e): i for i, e in enumerate(root.iter())}
+    addressed = sorted(
+        found.get(settings.AGENT_TYPE, []) + found.get(HEARTBEAT_IPADDR2, []),
+        key=lambda e: order[id(e)],
+    )
     ocivips = found.get(OCIVIP, [])
     problems = []
     if len(addressed) > 1:
