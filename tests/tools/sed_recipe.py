@@ -30,13 +30,13 @@ RECIPE = [
     (617, '        if [ $server = "node1" ]; then'),
     (
         618,
-        "                /usr/bin/oci network vnic assign-private-ip --unassign-if-already-assigned "
+        " " * 16 + "/usr/bin/oci network vnic assign-private-ip --unassign-if-already-assigned "
         "--vnic-id $node1vnic  --ip-address $vnicip ",
     ),
     (619, "        else "),
     (
         620,
-        "                /usr/bin/oci network vnic assign-private-ip --unassign-if-already-assigned "
+        " " * 16 + "/usr/bin/oci network vnic assign-private-ip --unassign-if-already-assigned "
         "--vnic-id $node2vnic  --ip-address $vnicip ",
     ),
     (621, "        fi "),
