@@ -105,11 +105,17 @@ def migrate(env: Env, args: argparse.Namespace) -> int:
     for action in result.after:
         print("Warning: Pacemaker still plans to {}".format(action.describe()))
     print("Migrated{}.".format(" " + env.cib_file if env.cib_file else ""))
-    if not env.cib_file:
+    patched = result.patched_here
+    if patched is not None and patched.patched:
         print(
-            "Next: `pcs-oci verify`; once every VIP runs on {}, restore a sed-patched "
-            "heartbeat IPaddr2 on every node (yum reinstall resource-agents).".format(
-                settings.AGENT_TYPE
+            "This node's {} is the sed recipe's (the package says it changed; it calls the oci "
+            "CLI on line {}): once every VIP runs on {}, restore it on every node: yum "
+            "reinstall resource-agents".format(
+                patched.path,
+                ", ".join(str(n) for n, _ in patched.oci_calls),
+                settings.AGENT_TYPE,
             )
         )
+    if not env.cib_file:
+        print("Next: pcs-oci verify")
     return exit_codes.OK

@@ -233,3 +233,34 @@ def test_pushed_plainly_the_pair_would_stop_the_ocivip(tmp_path: Path):
     cib_push.apply_patch(cluster, cib_push.make_patch(cluster, text, cib.to_text(new)))
 
     assert "vip_oci stop node1" in cluster.disruptive(["vip_oci"])
+
+
+class _RefreshFails(FileCluster):
+    def run(self, args: Any, stdin: Any = None, timeout: float = 60.0, env_extend: Any = None):
+        if "--refresh" in args:
+            return cib_push.Result(list(args), 1, "", "Error performing operation: Timeout\n")
+        return super().run(args, stdin, timeout, env_extend)
+
+
+def test_a_failure_in_between_says_what_is_left_and_a_second_run_finishes(
+    tmp_path: Path, monkeypatch
+):
+    monkeypatch.setattr(pacemaker, "agent_installed", lambda: True)
+    path = tmp_path / "cib.xml"
+    shutil.copy(DATA / "recipe.xml", path)
+    broken = _RefreshFails(str(path), running={"Cluster_VIP": "node1"})
+
+    with pytest.raises(PcsOciError) as caught:
+        migrate_lib.migrate(_env(tmp_path, broken))
+
+    assert caught.value.codes == [reports.COMMAND_FAILED, reports.MIGRATE_PROBE_FAILED]
+    assert "Cluster_VIP, app, db, web are left unmanaged" in caught.value.reports[1].message
+    assert broken.disruptive(RECIPE_RESOURCES) == []
+
+    cluster = FileCluster(str(path), running={"Cluster_VIP": "node1"})
+    result = migrate_lib.migrate(_env(tmp_path, cluster))
+
+    assert result.method == migrate_lib.FINISH
+    root, primitive = _primitive(str(path), "Cluster_VIP")
+    assert migrate_window.markers(root) == []
+    assert cluster.disruptive(RECIPE_RESOURCES) == []

@@ -16,13 +16,14 @@ Every patch is made by crm_diff from the CIB just read and applied only to
 that exact version (cib_push): a concurrent change makes us read again.
 """
 
+import contextlib
 import difflib
 import xml.etree.ElementTree as ET  # noqa: S405 - CIB elements built by pcs_oci.lib.cib
-from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 from pcs_oci import settings
 from pcs_oci.common import exit_codes, reports
-from pcs_oci.lib import cib, cib_push, migrate_window, migration, pacemaker
+from pcs_oci.lib import cib, cib_push, legacy, migrate_window, migration, pacemaker
 from pcs_oci.lib.cib_push import Action
 from pcs_oci.lib.config import Config
 from pcs_oci.lib.env import Env
@@ -67,6 +68,8 @@ class MigrateResult(NamedTuple):
     applied: bool
     # After a live run: what the scheduler still wants to start or stop among them.
     after: List[Action] = []
+    # After a live run: this node's heartbeat IPaddr2, if the sed recipe patched it.
+    patched_here: Optional[legacy.PatchedAgent] = None
 
 
 def _unified(before: str, after: str) -> List[str]:
@@ -124,8 +127,9 @@ def migrate(env: Env, dry_run: bool = False, probe_timeout: float = PROBE_TIMEOU
         # An interrupted run left these unmanaged: probe the VIPs among them again.
         ours = [c.resource for c in conversions if c.resource in window]
         active = _active(status, ours)
-        _reprobe(runner, ours, [], active, window, probe_timeout)
-        _edit(runner, _close, check=window)
+        with _left_unmanaged(window):
+            _reprobe(runner, ours, [], active, window, probe_timeout)
+            _edit(runner, _close, check=window)
         return _finished(runner, result._replace(active=active), window + ours)
     if not offline and not pacemaker.agent_installed():
         raise PcsOciError(
@@ -154,15 +158,37 @@ def migrate(env: Env, dry_run: bool = False, probe_timeout: float = PROBE_TIMEOU
         return result._replace(applied=True)
     _edit(runner, lambda root: _open(config, root), check=window)
     removed = [r for c in changing for r in c.removed]
-    _reprobe(runner, [c.resource for c in changing], removed, active, window, probe_timeout)
-    _edit(runner, _close, check=window)
+    with _left_unmanaged(window):
+        _reprobe(runner, [c.resource for c in changing], removed, active, window, probe_timeout)
+        _edit(runner, _close, check=window)
     return _finished(runner, result, window + touched)
+
+
+@contextlib.contextmanager
+def _left_unmanaged(window: List[str]) -> Iterator[None]:
+    """A failure between the two patches: say what state the cluster is left in."""
+    try:
+        yield
+    except PcsOciError as e:
+        if any(r.code == reports.MIGRATE_PROBE_FAILED for r in e.reports):
+            raise
+        e.reports.append(
+            reports.item(
+                reports.MIGRATE_PROBE_FAILED,
+                "{} are left unmanaged: Pacemaker starts and stops none of them".format(
+                    ", ".join(window)
+                ),
+                "fix the cause above, then run `pcs-oci migrate` again: it finishes the job",
+            )
+        )
+        raise
 
 
 def _finished(runner: CommandRunner, result: MigrateResult, watched: List[str]) -> MigrateResult:
     """What the scheduler still wants to start or stop among `watched` (expected: nothing)."""
     after = cib_push.disruptive(cib_push.simulate_live(runner), watched)
-    return result._replace(applied=True, after=after)
+    patched = legacy.heartbeat_ipaddr2(runner)
+    return result._replace(applied=True, after=after, patched_here=patched)
 
 
 def _marked(text: str) -> List[str]:
