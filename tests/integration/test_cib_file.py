@@ -281,3 +281,15 @@ def _groups(cib: Path) -> Dict[str, List[str]]:
         g.get("id", ""): [p.get("id", "") for p in g.findall("primitive")]
         for g in root.iter("group")
     }
+
+
+@needs_pacemaker
+@needs_pcs
+def test_after_migrate_configure_has_nothing_to_do(tmp_path: Path):
+    cib = copy(tmp_path, "recipe.xml")
+    assert pcs_oci(tmp_path, "-f", str(cib), "migrate").returncode == 0
+
+    done = pcs_oci(tmp_path, "-f", str(cib), "configure", "--dry-run", with_agent=True)
+
+    assert done.returncode == 0, done.stderr
+    assert "# nothing to do: the cluster matches" in done.stdout
