@@ -9,7 +9,9 @@ import xml.etree.ElementTree as ET  # noqa: S405 - the CIB comes from our own cl
 from typing import Any, List, Sequence, TypeVar
 
 from pcs_oci import settings
+from pcs_oci.common import reports
 from pcs_oci.lib import cib, pacemaker
+from pcs_oci.lib.errors import ConfigError
 
 # configure's Step and VipPlan (NamedTuples with argv/undo and steps).
 T = TypeVar("T")
@@ -59,3 +61,37 @@ def status(configuration: ET.Element) -> pacemaker.ClusterStatus:
         True,
         [],
     )
+
+
+def check(path: str) -> None:
+    """A readable CIB (<cib> with a <configuration>), or a ConfigError saying how to get one.
+
+    Pacemaker's tools read a missing or broken file as an empty CIB, so this
+    is checked first.
+    """
+    hint = "save the cluster's CIB with `pcs cluster cib {}`".format(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise ConfigError(
+            reports.item(
+                reports.CIB_FILE_UNSUPPORTED,
+                "cannot read the CIB file: {}".format(e.strerror or e),
+                hint,
+                path,
+            )
+        ) from None
+    try:
+        root = ET.fromstring(text)  # noqa: S314 - a file the admin names, parsed for its shape
+    except ET.ParseError as e:
+        root = ET.Element("invalid", {"why": str(e)})
+    if root.tag != "cib" or root.find("configuration") is None:
+        raise ConfigError(
+            reports.item(
+                reports.CIB_FILE_UNSUPPORTED,
+                "not a CIB ({})".format(root.get("why") or "no <cib> with a <configuration>"),
+                hint,
+                path,
+            )
+        )

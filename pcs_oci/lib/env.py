@@ -34,7 +34,12 @@ class Env:
         if self._runner is None:
             from pcs_oci.lib.runner import CommandRunner
 
-            extend = {"CIB_file": self.cib_file} if self.cib_file else None
+            extend = None
+            if self.cib_file:
+                from pcs_oci.lib import cib_file
+
+                cib_file.check(self.cib_file)
+                extend = {"CIB_file": self.cib_file}
             self._runner = CommandRunner(env_extend=extend)
         return self._runner
 

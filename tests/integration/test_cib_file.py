@@ -293,3 +293,25 @@ def test_after_migrate_configure_has_nothing_to_do(tmp_path: Path):
 
     assert done.returncode == 0, done.stderr
     assert "# nothing to do: the cluster matches" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "content,reason",
+    [
+        (None, "cannot read the CIB file: No such file or directory"),
+        ("<cib", "not a CIB (unclosed token"),
+        ('{"nodes": []}', "not a CIB (syntax error"),
+        ("<cib><status/></cib>", "not a CIB (no <cib> with a <configuration>)"),
+    ],
+)
+def test_f_with_something_that_is_not_a_cib_is_a_clear_error(tmp_path: Path, content, reason):
+    cib = tmp_path / "cib.xml"
+    if content is not None:
+        cib.write_text(content)
+
+    done = pcs_oci(tmp_path, "-f", str(cib), "migrate")
+
+    assert done.returncode == 1
+    assert done.stderr.startswith("Error: {}: {}".format(cib, reason))
+    assert "pcs cluster cib {}".format(cib) in done.stderr
+    assert (cib.read_text() if content is not None else None) == content
