@@ -300,7 +300,7 @@ def test_after_migrate_configure_has_nothing_to_do(tmp_path: Path):
     [
         (None, "cannot read the CIB file: No such file or directory"),
         ("<cib", "not a CIB (unclosed token"),
-        ('{"nodes": []}', "not a CIB (syntax error"),
+        ('{"nodes": []}', "not a CIB (not well-formed"),
         ("<cib><status/></cib>", "not a CIB (no <cib> with a <configuration>)"),
     ],
 )
