@@ -57,6 +57,11 @@ def run(addr: str, log_path: str, interval: float = 0.1) -> None:
             log.write("R {} {:.3f}\n".format(got_seq, time.time()))
 
 
+# An answer later than this was held up somewhere: the switch kept the request
+# while it could not resolve the address (ARP queues a few seconds' worth).
+LATE_SECONDS = 0.5
+
+
 class Summary(NamedTuple):
     sent: int
     answered: int
@@ -64,6 +69,8 @@ class Summary(NamedTuple):
     lost: List[float]
     # The first answer at or after `since` (None: none yet).
     first_answer: Optional[float]
+    # (time sent) of each request answered after more than LATE_SECONDS.
+    late: List[float] = []
 
 
 def summary(log_path: str, start: float, end: float, since: Optional[float] = None) -> Summary:
@@ -89,11 +96,12 @@ def summary(log_path: str, start: float, end: float, since: Optional[float] = No
         ]
     window = [when for when in requests if start <= when < end]
     lost = [when for when in window if when not in answered]
+    late = [when for when in window if answered.get(when, when) - when > LATE_SECONDS]
     first = None
     if since is not None:
         after = sorted(answered[w] for w in requests if w >= since and w in answered)
         first = after[0] if after else None
-    return Summary(len(window), len(window) - len(lost), lost, first)
+    return Summary(len(window), len(window) - len(lost), lost, first, late)
 
 
 if __name__ == "__main__":

@@ -210,8 +210,9 @@ class Story:
             "from": holder,
             "to": survivor,
             "ping_s": round((ping.first_answer or 0) - killed, 2),
-            # What the client on the switch saw: requests without an answer.
-            "pings_lost": len(ping.lost),
+            # What the client on the switch saw: requests unanswered, or
+            # answered late (the switch held them until the address moved).
+            "pings_lost_or_late": len(ping.lost) + len(ping.late),
             "oci_s": round(float(moves[0]["time"]) - killed, 2),
             "everywhere_s": round(everywhere, 2),
             "start_op_s": int(starts[-1].get("exec-time", "0")) / 1000.0 if starts else None,
@@ -286,6 +287,7 @@ def test_from_the_sed_recipe_to_pcs_oci_without_losing_a_ping() -> None:
             "seconds": round(end - begin, 2),
             "pings_sent": window.sent,
             "pings_lost": len(window.lost),
+            "pings_late": len(window.late),
             "output": done.stdout.splitlines(),
         }
         print("[{}] migrate: {}".format(NAME, story.results["migrate"]), file=sys.stderr)
@@ -294,6 +296,7 @@ def test_from_the_sed_recipe_to_pcs_oci_without_losing_a_ping() -> None:
         assert story.ol.lab.where("Cluster_VIP") == [holder]
         assert story.ol.os_holders() == [holder] and story.ol.oci_holder() == holder
         assert window.lost == [], "lost answers during migrate at {}".format(window.lost)
+        assert window.late == [], "late answers during migrate at {}".format(window.late)
         # Nothing was stopped or started: no OCI move, app's start record unchanged.
         assert story.ol.control.calls("UpdatePrivateIp") == []
         app_after = [op for op in story.history(holder, "app") if op.get("operation") == "start"]

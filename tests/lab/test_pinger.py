@@ -20,3 +20,13 @@ def test_lost_requests_and_the_first_answer_after_an_event(tmp_path: Path):
 
     assert (found.sent, found.answered, found.lost) == (5, 4, [10.3])
     assert found.first_answer == 10.402
+    # 3 was answered 0.3 s late: not late enough to count; none other was.
+    assert found.late == []
+    assert summary(str(log), 10.0, 10.45, since=10.3)._replace(late=[]) == found
+
+
+def test_answers_held_up_are_late(tmp_path: Path):
+    log = tmp_path / "ping.log"
+    log.write_text("S 1 10.0\nS 2 10.1\nS 3 10.2\nR 1 13.0\nR 2 13.0\nR 3 10.201\n")
+    found = summary(str(log), 10.0, 11.0)
+    assert (found.lost, found.late) == ([], [10.0, 10.1])
