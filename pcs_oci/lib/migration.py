@@ -107,7 +107,7 @@ def _problem(vip: Vip, message: str, hint: str) -> ReportItem:
 
 
 def _check_holder(
-    config: Config, vip: Vip, root: ET.Element, primitive: ET.Element
+    config: Config, vip: Vip, root: ET.Element, primitive: ET.Element, keeps_id: bool = True
 ) -> List[ReportItem]:
     """Why `primitive` cannot become the VIP's ocf:oci:IPaddr2 in place (empty: it can)."""
     rid = primitive.get("id", "")
@@ -125,7 +125,7 @@ def _check_holder(
                 "take it out of the {} first".format(containers[0].tag),
             )
         )
-    if rid != vip.name:
+    if keeps_id and rid != vip.name:
         problems.append(
             _problem(
                 vip,
@@ -357,9 +357,7 @@ def _decide(
                     ),
                 )
             )
-        problems += [
-            p for p in _check_holder(config, vip, root, drop) if "config names it" not in p.message
-        ]
+        problems += _check_holder(config, vip, root, drop, keeps_id=False)
     if problems:
         return REFUSED, keep, drop, problems
     if drop is not None:
