@@ -80,7 +80,7 @@ typecheck: venv
 vermin: venv
 	$(VENV)/bin/vermin -q --no-tips --violations --eval-annotations -t=3.9- pcs_oci
 
-test: venv agent-venv
+test: venv agent-venv bench-venv
 	$(VPY) -m pytest $(PYTEST_ARGS)
 
 test-unit: venv

@@ -1,6 +1,7 @@
 """`pcs-oci configure` and `unconfigure`."""
 
 import argparse
+from typing import List
 
 from pcs_oci.common import exit_codes
 from pcs_oci.lib.commands import configure as configure_lib
@@ -14,6 +15,7 @@ def configure(env: Env, args: argparse.Namespace) -> int:
         set_defaults=args.set_defaults,
         fencing=getattr(args, "fencing", False),
     )
+    offline_note(env, result.skipped)
     if args.dry_run:
         steps = result.steps
         if not steps:
@@ -45,8 +47,23 @@ def configure(env: Env, args: argparse.Namespace) -> int:
     return exit_codes.OK
 
 
+def offline_note(env: Env, skipped: List[str]) -> None:
+    """With -f: say that the file is edited and which live-cluster checks were skipped."""
+    if env.cib_file:
+        print(
+            "Editing the CIB file {} offline; skipped (they need the live cluster):".format(
+                env.cib_file
+            )
+        )
+        for check in skipped:
+            print("  - " + check)
+
+
 def unconfigure(env: Env, args: argparse.Namespace) -> int:
+    from pcs_oci.lib import cib_file
+
     steps = configure_lib.unconfigure(env, args.names, dry_run=args.dry_run)
+    offline_note(env, cib_file.UNCONFIGURE_SKIPS)
     for step in steps:
         print(step.command if args.dry_run else "{}: deleted".format(step.vip))
     return exit_codes.OK

@@ -50,10 +50,11 @@ def show(env: Env, args: argparse.Namespace) -> int:
             str(v.get("cidr_netmask", "(from subnet)")),
             v.get("nic", "(auto)"),
             v["monitor_interval"],
+            v.get("group", "-"),
         ]
         for v in doc["vips"]
     ]
-    print(output.table(rows, ["NAME", "IP", "PREFIX", "NIC", "MONITOR"]))
+    print(output.table(rows, ["NAME", "IP", "PREFIX", "NIC", "MONITOR", "FIRST IN GROUP"]))
     print("\nOCI:")
     for key, value in doc["oci"].items():
         print("  {}: {}".format(key, value))

@@ -39,8 +39,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from pcs_oci.lib.env import Env
     from pcs_oci.lib.errors import PcsOciError
 
+    if getattr(args, "cib_file", None) and not getattr(args, "cib_file_ok", False):
+        print(
+            "Error: -f CIB_FILE works with configure, unconfigure and migrate only",
+            file=sys.stderr,
+        )
+        return exit_codes.USAGE
     try:
-        env = Env(config_path=args.config)
+        env = Env(config_path=args.config, cib_file=getattr(args, "cib_file", None))
         return _handler(args.handler)(env, args)
     except PcsOciError as e:
         output.print_errors(e.reports)

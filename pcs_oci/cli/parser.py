@@ -23,7 +23,7 @@ def _vip_completer(prefix: str, parsed_args: Any, **_: Any) -> List[str]:
     return [n for n in names if n.startswith(prefix)]
 
 
-def _file_completer(prefix: str, **_: Any) -> List[str]:
+def _file_completer(prefix: str, suffix: str = ".json", **_: Any) -> List[str]:
     directory = os.path.dirname(prefix) or "."
     try:
         entries = os.listdir(directory)
@@ -40,7 +40,7 @@ def _file_completer(prefix: str, **_: Any) -> List[str]:
             continue
         if os.path.isdir(path):
             found.append(path + "/")
-        elif entry.endswith(".json"):
+        elif entry.endswith(suffix):
             found.append(path)
     return found
 
@@ -61,6 +61,25 @@ def _add_config_option(parser: argparse.ArgumentParser, top: bool = False) -> No
         help="configuration file ({})".format(DEFAULT_CONFIG_NOTE),
     )
     action.completer = _file_completer  # type: ignore[attr-defined]
+
+
+def _add_cib_file_option(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    # As `pcs -f FILE`: the verbs that change the CIB work on a CIB file instead.
+    action = parser.add_argument(
+        "-f",
+        metavar="CIB_FILE",
+        dest="cib_file",
+        default=None if top else argparse.SUPPRESS,
+        help="work on this CIB file offline instead of the live cluster, as `pcs -f` "
+        "(configure, unconfigure, migrate)",
+    )
+    action.completer = _cib_file_completer  # type: ignore[attr-defined]
+    if not top:
+        parser.set_defaults(cib_file_ok=True)
+
+
+def _cib_file_completer(prefix: str, **_: Any) -> List[str]:
+    return _file_completer(prefix, suffix=".xml")
 
 
 def _verb(
@@ -148,6 +167,7 @@ def _add_cluster_verbs(subparsers: Any) -> None:
     configure.add_argument(
         "--dry-run", action="store_true", help="print the pcs commands, change nothing"
     )
+    _add_cib_file_option(configure)
     configure.add_argument(
         "--set-defaults",
         action="store_true",
@@ -172,6 +192,26 @@ def _add_cluster_verbs(subparsers: Any) -> None:
     unconfigure.add_argument(
         "--dry-run", action="store_true", help="print the pcs commands, change nothing"
     )
+    _add_cib_file_option(unconfigure)
+
+    migrate = _verb(
+        subparsers,
+        "migrate",
+        "pcs_oci.cli.migrate_cmd:migrate",
+        "convert the VIPs of the sed recipe or ocivip into ocf:oci:IPaddr2, in place",
+        "For each VIP of the config, turn the resource holding it today\n"
+        "(ocf:heartbeat:IPaddr2, patched or not; ocf:heartbeat:ocivip and its IPaddr2)\n"
+        "into ocf:oci:IPaddr2: same id, same place in its group, constraints kept,\n"
+        "OCI parameters from the config. One version-checked CIB patch; a running\n"
+        "VIP is not restarted (it is unmanaged while Pacemaker re-probes it).\n"
+        "Anything that cannot be converted safely is refused, changing nothing.",
+    )
+    migrate.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan and the exact CIB difference, change nothing",
+    )
+    _add_cib_file_option(migrate)
 
 
 def _add_discover_verb(subparsers: Any) -> None:
@@ -244,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--debug", action="store_true", help="show a traceback on an internal error"
     )
     _add_config_option(parser, top=True)
+    _add_cib_file_option(parser, top=True)
     parser.set_defaults(handler="pcs_oci.cli.main:no_verb", _parser=parser)
     verbs = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_config_verbs(verbs)

@@ -76,6 +76,16 @@ AGENT_NOT_INSTALLED = "AGENT_NOT_INSTALLED"
 RESOURCE_NOT_FOUND = "RESOURCE_NOT_FOUND"
 RESOURCE_NOT_OURS = "RESOURCE_NOT_OURS"
 CONFIGURE_STEP_FAILED = "CONFIGURE_STEP_FAILED"
+# migrate: a VIP's resource cannot be converted in place (nothing was changed).
+MIGRATE_REFUSED = "MIGRATE_REFUSED"
+# migrate: Pacemaker would start or stop resources because of the change.
+MIGRATE_WOULD_RESTART = "MIGRATE_WOULD_RESTART"
+# migrate: the CIB changed under us more often than we retried.
+CIB_CHANGED = "CIB_CHANGED"
+# migrate: the re-probe with the new agent did not find what was expected.
+MIGRATE_PROBE_FAILED = "MIGRATE_PROBE_FAILED"
+# -f FILE: the command cannot work on a CIB file.
+CIB_FILE_UNSUPPORTED = "CIB_FILE_UNSUPPORTED"
 
 
 def item(code: str, message: str, hint: str = "", where: str = "") -> ReportItem:

@@ -40,6 +40,8 @@ class Vip(NamedTuple):
     monitor_interval: str = settings.DEFAULT_MONITOR_INTERVAL
     monitor_api: bool = False
     monitor_api_interval: int = 60
+    # configure puts the VIP first in this Pacemaker group (created if absent).
+    group: Optional[str] = None
 
     @property
     def address(self) -> IPAddress:
@@ -239,6 +241,7 @@ def _semantic_reports(doc: Any) -> List[ReportItem]:
     for index, vip in enumerate(vips if isinstance(vips, list) else []):
         if isinstance(vip, dict):
             found += _vip_reports(vip, "vips[{}]".format(index))
+    found += _group_reports(vips if isinstance(vips, list) else [])
     oci = doc.get("oci")
     if isinstance(oci, dict) and oci.get("auth", "instance_principal") == "instance_principal":
         for key in ("config_file", "profile"):
@@ -251,6 +254,24 @@ def _semantic_reports(doc: Any) -> List[ReportItem]:
                         "oci.{}".format(key),
                     )
                 )
+    return found
+
+
+def _group_reports(vips: List[Any]) -> List[ReportItem]:
+    """A group shares the CIB's id space with the resources: it cannot be named like a VIP."""
+    names = {v.get("name") for v in vips if isinstance(v, dict)}
+    found = []
+    for index, vip in enumerate(vips):
+        group = vip.get("group") if isinstance(vip, dict) else None
+        if isinstance(group, str) and group in names:
+            found.append(
+                reports.item(
+                    reports.CONFIG_INVALID_VALUE,
+                    "group {!r} is also the name of a VIP (Pacemaker ids are unique)".format(group),
+                    "name the group after the application, e.g. web",
+                    "vips[{}].group".format(index),
+                )
+            )
     return found
 
 
@@ -493,6 +514,7 @@ def from_document(doc: Dict[str, Any], path: Optional[str] = None) -> Config:
                 monitor_interval=v.get("monitor_interval", settings.DEFAULT_MONITOR_INTERVAL),
                 monitor_api=v.get("monitor_api", False),
                 monitor_api_interval=v.get("monitor_api_interval", 60),
+                group=v.get("group"),
             )
             for v in doc["vips"]
         ],

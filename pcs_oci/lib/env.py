@@ -4,6 +4,7 @@ The CLI builds one Env per invocation; tests build one with fakes in place of
 the runner, the metadata client or the OCI API.
 """
 
+import os
 from typing import Any, Callable, Optional
 
 from pcs_oci.lib import config as config_lib
@@ -17,8 +18,11 @@ class Env:
         runner: Any = None,
         imds: Any = None,
         oci_api_factory: Optional[Callable[..., Any]] = None,
+        cib_file: Optional[str] = None,
     ):
         self.config_path = config_lib.resolve_path(config_path)
+        # `pcs-oci -f FILE`: work on a CIB file offline, as `pcs -f` does.
+        self.cib_file = os.path.abspath(cib_file) if cib_file else None
         self._runner = runner
         self._imds = imds
         self._oci_api_factory = oci_api_factory
@@ -31,7 +35,13 @@ class Env:
         if self._runner is None:
             from pcs_oci.lib.runner import CommandRunner
 
-            self._runner = CommandRunner()
+            extend = None
+            if self.cib_file:
+                from pcs_oci.lib import cib_file
+
+                cib_file.check(self.cib_file)
+                extend = {"CIB_file": self.cib_file}
+            self._runner = CommandRunner(env_extend=extend)
         return self._runner
 
     @property

@@ -20,7 +20,7 @@ from pcs_oci.common.agent_params import (
     OCI_PARAMETER_NAMES,
     OCI_PARAMETERS,
 )
-from pcs_oci.lib import pacemaker
+from pcs_oci.lib import cib_file, pacemaker, vip_group
 from pcs_oci.lib.config import Config, Vip
 from pcs_oci.lib.env import Env
 from pcs_oci.lib.errors import ClusterError, PcsOciError
@@ -62,6 +62,8 @@ class ConfigureResult(NamedTuple):
     defaults_action: str = ""
     # --fencing: the fence_oci devices, then stonith-enabled (stonith.py).
     fencing: List["VipPlan"] = []
+    # -f CIB_FILE: the live-cluster checks that were skipped.
+    skipped: List[str] = []
 
     @property
     def steps(self) -> List[Step]:
@@ -180,8 +182,14 @@ def param_changes(
     return set_params, old_params, changes
 
 
-def plan_vip(config: Config, vip: Vip, existing: Optional[pacemaker.Primitive]) -> VipPlan:
+def plan_vip(
+    config: Config,
+    vip: Vip,
+    existing: Optional[pacemaker.Primitive],
+    groups: Optional[Dict[str, List[str]]] = None,
+) -> VipPlan:
     params = desired_params(config, vip)
+    groups = groups or {}
     ops = desired_ops(config, vip)
     stickiness = str(config.resource_stickiness)
     if existing is None:
@@ -189,6 +197,7 @@ def plan_vip(config: Config, vip: Vip, existing: Optional[pacemaker.Primitive]) 
         argv += _kv(params)
         argv += _op_args(ops, ["monitor", "start", "stop"])
         argv += ["meta", "resource-stickiness=" + stickiness]
+        argv += vip_group.create_args(vip, groups)
         step = Step(
             vip.name,
             "create {} ({})".format(vip.name, vip.ip),
@@ -238,6 +247,10 @@ def plan_vip(config: Config, vip: Vip, existing: Optional[pacemaker.Primitive]) 
                 [[settings.PCS, "resource", "meta", vip.name, "resource-stickiness=" + old]],
             )
         )
+    move = vip_group.move_step(vip, groups)
+    if move:
+        changes.append(move[0])
+        steps.append(Step(vip.name, *move))
     return VipPlan(vip.name, "update" if steps else "unchanged", changes, steps)
 
 
@@ -270,12 +283,17 @@ class _Cluster(NamedTuple):
     # For --fencing: every CIB id, and whether STONITH is enabled already.
     element_ids: Dict[str, str] = {}
     stonith_enabled: bool = False
+    # Group id -> its members in order (vips[].group).
+    groups: Dict[str, List[str]] = {}
+    skipped: List[str] = []
 
 
 def _preflight(env: Env, config: Config) -> _Cluster:
     runner = env.runner
     version = pacemaker.pcs_version(runner)
-    status = pacemaker.cluster_status(runner)
+    live = None if env.cib_file else pacemaker.cluster_status(runner)
+    cib = pacemaker.configuration(runner)
+    status = live or cib_file.status(cib)
     problems = []
     if not pacemaker.agent_installed():
         problems.append(
@@ -288,7 +306,7 @@ def _preflight(env: Env, config: Config) -> _Cluster:
             )
         )
     cluster_nodes = {n.name.lower() for n in status.nodes}
-    for node in config.nodes:
+    for node in config.nodes if status.nodes or not env.cib_file else []:
         if node.hostname.lower() not in cluster_nodes:
             problems.append(
                 reports.item(
@@ -299,9 +317,9 @@ def _preflight(env: Env, config: Config) -> _Cluster:
                     "use the names `crm_node -l` prints in the config's nodes[].hostname",
                 )
             )
-    cib = pacemaker.configuration(runner)
     existing = pacemaker.primitives_in(cib)
     ids = pacemaker.element_ids(cib)
+    problems += vip_group.problems(config, ids)
     for vip in config.vips:
         found = existing.get(vip.name)
         if found is None and vip.name in ids:
@@ -327,8 +345,15 @@ def _preflight(env: Env, config: Config) -> _Cluster:
             )
     if problems:
         raise PcsOciError(*problems, exit_code=exit_codes.PRECONDITION)
+    skipped = list(cib_file.CONFIGURE_SKIPS) if env.cib_file else []
     return _Cluster(
-        existing, version, pacemaker.resource_defaults(cib), ids, status.stonith_enabled
+        existing,
+        version,
+        pacemaker.resource_defaults(cib),
+        ids,
+        status.stonith_enabled,
+        vip_group.groups_in(cib),
+        skipped,
     )
 
 
@@ -345,15 +370,29 @@ def configure(
         if problems:
             raise PcsOciError(*problems, exit_code=exit_codes.PRECONDITION)
         fence_plans = stonith.plan(config, cluster.primitives, cluster.stonith_enabled)
-    plans = [plan_vip(config, vip, cluster.primitives.get(vip.name)) for vip in config.vips]
+    plans = [
+        plan_vip(config, vip, cluster.primitives.get(vip.name), cluster.groups)
+        for vip in config.vips
+    ]
     extra: List[Step] = []
     defaults_action = ""
     if set_defaults:
         step = _defaults_step(config, cluster.pcs_version, cluster.resource_defaults)
         extra = [step] if step else []
         defaults_action = "set" if step else "unchanged"
+    if env.cib_file:
+        plans, fence_plans = (
+            cib_file.plans(plans, env.cib_file),
+            cib_file.plans(fence_plans, env.cib_file),
+        )
+        extra = [cib_file.step(s, env.cib_file) for s in extra]
     result = ConfigureResult(
-        plans, extra, applied=not dry_run, defaults_action=defaults_action, fencing=fence_plans
+        plans,
+        extra,
+        applied=not dry_run,
+        defaults_action=defaults_action,
+        fencing=fence_plans,
+        skipped=cluster.skipped,
     )
     if not dry_run:
         _apply(env, result.steps)
@@ -398,7 +437,8 @@ _PCS_TRAILER = "Error: Errors have occurred, therefore pcs is unable to continue
 
 def unconfigure(env: Env, names: Sequence[str], dry_run: bool = False) -> List[Step]:
     """Delete VIP resources that pcs-oci manages (ocf:oci:IPaddr2 only)."""
-    pacemaker.cluster_status(env.runner)
+    if not env.cib_file:
+        pacemaker.cluster_status(env.runner)
     existing = pacemaker.primitives(env.runner)
     problems = []
     for name in names:
@@ -426,6 +466,8 @@ def unconfigure(env: Env, names: Sequence[str], dry_run: bool = False) -> List[S
     steps = [
         Step(n, "delete {}".format(n), [settings.PCS, "resource", "delete", n], []) for n in names
     ]
+    if env.cib_file:
+        steps = [cib_file.step(s, env.cib_file) for s in steps]
     if not dry_run:
         _apply(env, steps)
     return steps

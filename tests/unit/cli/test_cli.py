@@ -220,3 +220,45 @@ def test_internal_error_has_no_traceback_unless_debug(tmp_path: Any) -> None:
         [sys.executable, "-c", code, "--debug"], capture_output=True, text=True, timeout=60
     )
     assert "Traceback" in debug.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-f", "cib.xml", "migrate", "--dry-run"],
+        ["migrate", "-f", "cib.xml", "--dry-run"],
+        ["-f", "cib.xml", "configure"],
+        ["unconfigure", "-f", "cib.xml", "vip"],
+    ],
+)
+def test_f_is_taken_before_and_after_the_verb(argv: List[str]) -> None:
+    from pcs_oci.cli.parser import build_parser
+
+    args = build_parser().parse_args(argv)
+    assert args.cib_file == "cib.xml"
+    assert args.cib_file_ok
+
+
+@pytest.mark.parametrize("verb", [["status"], ["verify"], ["discover"], ["config", "show"]])
+def test_f_with_a_verb_that_needs_the_live_cluster_is_a_usage_error(verb: List[str]) -> None:
+    result = run(["-f", "cib.xml"] + verb)
+    assert result.returncode == 2
+    assert (
+        result.stderr == "Error: -f CIB_FILE works with configure, unconfigure and migrate only\n"
+    )
+
+
+def test_config_show_names_the_group_a_vip_leads(tmp_path: Any) -> None:
+    path = tmp_path / "c.json"
+    path.write_text(
+        json.dumps(
+            {
+                "nodes": [{"hostname": "node1"}, {"hostname": "node2"}],
+                "vips": [{"name": "vip", "ip": "10.0.0.200", "group": "web"}],
+            }
+        )
+    )
+    result = run(["-c", str(path), "config", "show"])
+    assert result.returncode == 0, result.stderr
+    assert "FIRST IN GROUP" in result.stdout
+    assert result.stdout.splitlines()[-5].split()[-1] == "web"

@@ -169,6 +169,19 @@ def test_valid_document_has_no_problems() -> None:
             doc(vips=[{"name": "a", "ip": "fd00::5"}, {"name": "b", "ip": "fd00:0::05"}]),
             (reports.CONFIG_DUPLICATE, "vips[1].ip"),
         ),
+        (
+            doc(vips=[{"name": "v", "ip": "10.0.0.5", "group": "1web"}]),
+            (reports.CONFIG_SCHEMA, "vips[0].group"),
+        ),
+        (
+            doc(
+                vips=[
+                    {"name": "a", "ip": "10.0.0.5"},
+                    {"name": "b", "ip": "10.0.0.6", "group": "a"},
+                ]
+            ),
+            (reports.CONFIG_INVALID_VALUE, "vips[1].group"),
+        ),
     ],
 )
 def test_invalid_config_reports_code_and_path(document: Any, expected: tuple) -> None:
@@ -309,3 +322,14 @@ def test_write_atomic_into_missing_unwritable_place(tmp_path: Any) -> None:
 
 def test_schema_is_draft07_for_el9_jsonschema() -> None:
     assert config.schema()["$schema"] == "http://json-schema.org/draft-07/schema#"
+
+
+def test_group_is_read_and_shown() -> None:
+    loaded = config.from_document(
+        {
+            "nodes": [{"hostname": "a"}, {"hostname": "b"}],
+            "vips": [{"name": "v", "ip": "10.0.0.5", "group": "web"}],
+        }
+    )
+    assert loaded.vips[0].group == "web"
+    assert loaded.to_dict()["vips"][0]["group"] == "web"

@@ -347,3 +347,57 @@ def test_unconfigure_deletes_only_our_resources(env_for: Any) -> None:
     with pytest.raises(PcsOciError) as e:
         configure.unconfigure(env, ["web", "nope"])
     assert e.value.codes == [reports.RESOURCE_NOT_OURS, reports.RESOURCE_NOT_FOUND]
+
+
+def _grouped(members: str) -> str:
+    return '<group id="web">{}</group>'.format(members)
+
+
+def test_a_new_vip_is_created_first_in_its_existing_group(env_for: Any) -> None:
+    app = '<primitive id="app" class="ocf" provider="heartbeat" type="Dummy"/>'
+    env = env_for(
+        preflight(primitives=_grouped(app))
+        + [Call(CREATE + ["--group", "web", "--before", "app"])],
+        vips=[dict(CONFIG["vips"][0], group="web")],
+    )
+    configure.configure(env)
+    env.runner.assert_all_called()
+
+
+def test_a_new_vip_creates_its_group(env_for: Any) -> None:
+    env = env_for(
+        preflight() + [Call(CREATE + ["--group", "web"])],
+        vips=[dict(CONFIG["vips"][0], group="web")],
+    )
+    configure.configure(env)
+    env.runner.assert_all_called()
+
+
+def test_an_existing_vip_is_moved_to_the_front_of_its_group(env_for: Any) -> None:
+    app = '<primitive id="app" class="ocf" provider="heartbeat" type="Dummy"/>'
+    move = [PCS, "resource", "group", "add", "web", "vip", "--before", "app"]
+    env = env_for(
+        preflight(primitives=_grouped(app + CURRENT)) + [Call(move)],
+        vips=[dict(CONFIG["vips"][0], group="web")],
+    )
+    result = configure.configure(env)
+    env.runner.assert_all_called()
+    assert result.vips[0].changes == ["put vip first in group web"]
+
+
+def test_a_vip_first_in_its_group_is_unchanged(env_for: Any) -> None:
+    app = '<primitive id="app" class="ocf" provider="heartbeat" type="Dummy"/>'
+    env = env_for(
+        preflight(primitives=_grouped(CURRENT + app)), vips=[dict(CONFIG["vips"][0], group="web")]
+    )
+    assert configure.configure(env).vips[0].action == "unchanged"
+
+
+def test_a_group_id_taken_by_another_element_is_refused(env_for: Any) -> None:
+    env = env_for(
+        preflight(primitives=primitive_xml("web", {})),
+        vips=[dict(CONFIG["vips"][0], group="web")],
+    )
+    with pytest.raises(PcsOciError) as caught:
+        configure.configure(env)
+    assert "the group id web is already used by a primitive in the CIB" in str(caught.value)
