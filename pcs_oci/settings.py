@@ -9,7 +9,6 @@ OCF_ROOT = os.environ.get("OCF_ROOT", "/usr/lib/ocf")
 AGENT_PROVIDER = "oci"
 AGENT_NAME = "IPaddr2"
 AGENT_TYPE = "ocf:{}:{}".format(AGENT_PROVIDER, AGENT_NAME)
-HEARTBEAT_IPADDR2 = os.path.join(OCF_ROOT, "resource.d", "heartbeat", "IPaddr2")
 # Pacemaker runs stonith agents from /usr/sbin.
 FENCE_AGENT_NAME = "fence_oci"
 FENCE_AGENT = "/usr/sbin/" + FENCE_AGENT_NAME
@@ -21,7 +20,6 @@ IMDS_BASE_URL = "http://169.254.169.254/opc/v2"
 PCS = "/usr/sbin/pcs"
 CRM_MON = "/usr/sbin/crm_mon"
 CRM_NODE = "/usr/sbin/crm_node"
-CRM_RESOURCE = "/usr/sbin/crm_resource"
 CIBADMIN = "/usr/sbin/cibadmin"
 CRM_ATTRIBUTE = "/usr/sbin/crm_attribute"
 IP = "/sbin/ip"

@@ -1,4 +1,5 @@
-# The RPM (issue 6). Included from the Makefile.
+# The RPM: build the SRPM and the noarch RPM from the working tree, lint them,
+# regenerate the bash completion. Included from the Makefile.
 #
 #   make rpm              SRPM + noarch RPM into dist/, from the working tree
 #                         (tracked and untracked files git does not ignore,

@@ -6,7 +6,7 @@ untouched (IPaddr2 reads them from the same OCF_RESKEY_* environment).
 
 import ipaddress
 import re
-from typing import Dict, List, Mapping, NamedTuple, Optional
+from typing import Dict, Mapping, NamedTuple, Optional
 
 from pcs_oci import settings
 from pcs_oci.agent import ocf
@@ -21,8 +21,6 @@ class ParamSpec(NamedTuple):
     longdesc: str
     content_type: str = "string"
     default: str = ""
-    # Changing it needs no restart of the VIP (OCF 1.1 reload-agent).
-    reloadable: bool = True
 
 
 OCI_PARAMETERS = [
@@ -34,7 +32,6 @@ OCI_PARAMETERS = [
         "Pacemaker node name. On start the VIP's secondary private IP is moved to this "
         "node's VNIC. A node absent from the list finds its VNIC in the instance metadata "
         "service (the VNIC whose subnet contains the VIP).",
-        reloadable=False,
     ),
     ParamSpec(
         "auth",
@@ -200,7 +197,3 @@ def parse(values: Mapping[str, str]) -> OciParams:
             values, "monitor_api_interval", defaults["monitor_api_interval"]
         ),
     )
-
-
-def unknown(values: Mapping[str, str], known: List[str]) -> List[str]:
-    return sorted(set(values) - set(known))

@@ -53,8 +53,6 @@ class ClusterStatus(NamedTuple):
     nodes: List[NodeState]
     resources: Dict[str, ResourceState]
     stonith_enabled: bool
-    have_quorum: bool
-    failures: List[Dict[str, str]]
 
 
 def _parse_xml(text: str, what: str) -> ET.Element:
@@ -113,15 +111,11 @@ def cluster_status(runner: CommandRunner) -> ClusterStatus:
             rsc.get("role", ""),
         )
     summary = root.find("summary")
-    quorum = summary.find("current_dc") if summary is not None else None
     stonith = summary.find("cluster_options") if summary is not None else None
-    failures = [dict(f.attrib) for f in root.iter("failure")]
     return ClusterStatus(
         nodes=nodes,
         resources=resources,
         stonith_enabled=stonith is not None and stonith.get("stonith-enabled") == "true",
-        have_quorum=quorum is not None and quorum.get("with_quorum") == "true",
-        failures=failures,
     )
 
 
@@ -203,17 +197,6 @@ def _nvpairs(element: ET.Element, tag: str) -> Dict[str, str]:
         for nv in attrs.findall("nvpair"):
             values[nv.get("name", "")] = nv.get("value", "")
     return values
-
-
-def node_names(runner: CommandRunner) -> List[str]:
-    """The cluster's node names as Pacemaker knows them (crm_node -l)."""
-    result = runner.check([settings.CRM_NODE, "-l"], timeout=30)
-    names = []
-    for line in result.stdout.splitlines():
-        parts = line.split()
-        if len(parts) >= 2:
-            names.append(parts[1])
-    return names
 
 
 def local_node_name(runner: CommandRunner) -> str:
