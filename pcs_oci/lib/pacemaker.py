@@ -199,11 +199,25 @@ def _nvpairs(element: ET.Element, tag: str) -> Dict[str, str]:
     return values
 
 
+# crm_node -n answers at once from the local cluster stack; the agent calls it
+# inside an operation's timeout, so it must not wait long.
+NODE_NAME_TIMEOUT = 10.0
+
+
+def pacemaker_node_name(runner: CommandRunner) -> Optional[str]:
+    """This node's name as Pacemaker knows it (`crm_node -n`); None when the
+    tool is missing, fails or hangs (discover runs before the cluster exists)."""
+    try:
+        result = runner.run([settings.CRM_NODE, "-n"], timeout=NODE_NAME_TIMEOUT)
+    except ClusterError:
+        return None
+    name = result.stdout.strip()
+    return name if result.ok and name else None
+
+
 def local_node_name(runner: CommandRunner) -> str:
-    result = runner.run([settings.CRM_NODE, "-n"], timeout=30)
-    if result.ok and result.stdout.strip():
-        return result.stdout.strip()
-    return os.uname().nodename
+    """This node's Pacemaker name, else its host name."""
+    return pacemaker_node_name(runner) or os.uname().nodename
 
 
 def agent_path() -> str:

@@ -4,9 +4,9 @@ import ipaddress
 import os
 from typing import Any, Dict, List, NamedTuple, Optional
 
-from pcs_oci import settings
 from pcs_oci.common import exit_codes, reports
 from pcs_oci.lib import config as config_lib
+from pcs_oci.lib import pacemaker
 from pcs_oci.lib.discovery import RemoteNode, VipPlacement, place_vips, resolve_other_nodes
 from pcs_oci.lib.env import Env
 from pcs_oci.lib.errors import PcsOciError
@@ -56,14 +56,12 @@ class DiscoverResult(NamedTuple):
 
 def _local_node_name(env: Env, config: config_lib.Config, facts: NodeFacts) -> Optional[str]:
     """This node's entry in the config: by Pacemaker's name, else by host name."""
-    candidates = []
-    try:
-        result = env.runner.run([settings.CRM_NODE, "-n"], timeout=10)
-        if result.ok and result.stdout.strip():
-            candidates.append(result.stdout.strip())
-    except PcsOciError:
-        pass  # no cluster tools yet: discover runs before the cluster exists
-    candidates += [facts.hostname, facts.display_name, os.uname().nodename]
+    candidates = [
+        pacemaker.pacemaker_node_name(env.runner),
+        facts.hostname,
+        facts.display_name,
+        os.uname().nodename,
+    ]
     for name in candidates:
         if not name:
             continue
