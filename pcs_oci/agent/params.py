@@ -180,7 +180,9 @@ def parse(values: Mapping[str, str]) -> OciParams:
     if not ocf.is_bool(monitor_api):
         raise AgentError(
             ocf.OCF_ERR_CONFIGURED,
-            "monitor_api: {!r} is not true or false".format(monitor_api[:20]),
+            "monitor_api: {!r} is not true or false (write true or false: like "
+            "resource-agents' ocf_is_true, the agent takes only its spellings, "
+            "case included)".format(monitor_api[:20]),
         )
     return OciParams(
         ip=ip,
