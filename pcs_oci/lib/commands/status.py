@@ -84,7 +84,7 @@ def _oci_view(env: Env, config: Config, vip: Vip, api: Any, local_vnics: Dict[st
     try:
         with api.budget():
             subnet_id = api.get_vnic(vnic_ids[0])["subnet_id"]
-            info = where_is_vip(api, vip.ip, subnet_id)
+            info = where_is_vip(api, vip.address, subnet_id)
     except PcsOciError as e:
         return None, "; ".join(r.render() for r in e.reports)
     if info is None:
@@ -121,7 +121,7 @@ def status(env: Env, with_oci: bool = True) -> StatusDto:
             if rsc is None
             else ("FAILED" if rsc.failed else (rsc.role or ("Started" if running else "Stopped")))
         )
-        has = ipaddress.ip_address(vip.ip) in addresses
+        has = vip.address in addresses
         vnic_id, error = (
             (None, "not checked") if api is None else _oci_view(env, config, vip, api, local_vnics)
         )
