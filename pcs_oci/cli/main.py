@@ -39,11 +39,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from pcs_oci.lib.env import Env
     from pcs_oci.lib.errors import PcsOciError
 
+    env = Env(config_path=args.config)
     try:
-        env = Env(config_path=args.config)
-        return _handler(args.handler)(env, args)
+        rc = _handler(args.handler)(env, args)
     except PcsOciError as e:
-        output.print_errors(e.reports)
+        # What the command reported before it failed, then why it failed.
+        output.print_reports(env.reports + e.reports)
         return e.exit_code
     except KeyboardInterrupt:
         print("Error: interrupted", file=sys.stderr)
@@ -59,6 +60,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             file=sys.stderr,
         )
         return exit_codes.INTERNAL
+    output.print_reports(env.reports)
+    return rc
 
 
 if __name__ == "__main__":
