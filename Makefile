@@ -33,10 +33,18 @@ deps:
 		fi; \
 	fi
 
+# A pip.conf may list local file:// package indexes that hold only some
+# packages: pip then warns "Location 'file:///...' is ignored" once per index
+# and requirement, some 100 lines per venv. Each pip run below ends in
+# $(QUIET_LOCAL_INDEXES), which drops exactly those lines (pip's other
+# output and, with pipefail, its exit status are kept).
+PIP_INSTALL = set -o pipefail; $(1) -m pip install -q --disable-pip-version-check
+QUIET_LOCAL_INDEXES = 2>&1 | { grep -v "^WARNING: Location 'file://[^']*' is ignored" || true; }
+
 $(VENV)/.installed: requirements-dev.txt setup.py
 	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
-	$(VPY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
-	$(VPY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	$(call PIP_INSTALL,$(VPY)) -r requirements-dev.txt $(QUIET_LOCAL_INDEXES)
+	$(call PIP_INSTALL,$(VPY)) --no-deps -e . $(QUIET_LOCAL_INDEXES)
 	touch $@
 
 venv: $(VENV)/.installed
@@ -47,9 +55,10 @@ venv: $(VENV)/.installed
 AGENT_VENV := .venv-agent
 $(AGENT_VENV)/.installed: requirements-dev.txt setup.py
 	test -x $(AGENT_VENV)/bin/python || /usr/bin/python3 -m venv $(AGENT_VENV)
-	$(AGENT_VENV)/bin/python -m pip install -q --disable-pip-version-check \
-		$$(grep -E '^(oci|jsonschema|pexpect|ptyprocess|pycurl)==' requirements-dev.txt)
-	$(AGENT_VENV)/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	$(call PIP_INSTALL,$(AGENT_VENV)/bin/python) \
+		$$(grep -E '^(oci|jsonschema|pexpect|ptyprocess|pycurl)==' requirements-dev.txt) \
+		$(QUIET_LOCAL_INDEXES)
+	$(call PIP_INSTALL,$(AGENT_VENV)/bin/python) --no-deps -e . $(QUIET_LOCAL_INDEXES)
 	touch $@
 
 agent-venv: $(AGENT_VENV)/.installed
@@ -60,7 +69,7 @@ OCI_CLI_VERSION := 3.95.1
 BENCH_VENV := .venv-bench
 $(BENCH_VENV)/.installed:
 	test -x $(BENCH_VENV)/bin/python || /usr/bin/python3 -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/python -m pip install -q --disable-pip-version-check oci-cli==$(OCI_CLI_VERSION)
+	$(call PIP_INSTALL,$(BENCH_VENV)/bin/python) oci-cli==$(OCI_CLI_VERSION) $(QUIET_LOCAL_INDEXES)
 	touch $@
 
 bench-venv: $(BENCH_VENV)/.installed

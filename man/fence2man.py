@@ -8,17 +8,16 @@ The sections are those of fence-agents' own fence2man.xsl (NAME, DESCRIPTION,
 PARAMETERS with the command-line form, ACTIONS, STDIN PARAMETERS with the
 names Pacemaker passes), plus an EXAMPLE, as plain man(7) that
 `mandoc -T lint` and `groff -man -ww` accept. Build time only, standard
-library only; the text helpers are ra2man.py's.
+library only; the text helpers and the command line are ra2man.py's.
 """
 
-import argparse
 import os
 import sys
 import xml.etree.ElementTree as ET  # noqa: S405 - our own agent's meta-data, at build time
 from typing import List, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ra2man import build_date, escape, filled, paragraphs  # noqa: E402
+from ra2man import escape, filled, paragraphs, render_command  # noqa: E402
 
 # fence2man.xsl's words for the standard actions.
 ACTIONS = {
@@ -129,21 +128,11 @@ def render(xml_text: str, package: str, version: str, date: str) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description="Render fence agent meta-data as a man(8) page.")
-    parser.add_argument("metadata", help="the agent's meta-data XML file, or - for stdin")
-    parser.add_argument("--package", required=True, help="the package shipping the agent")
-    parser.add_argument("--version", required=True, help="the package version")
-    parser.add_argument(
-        "--date", default=None, help="YYYY-MM-DD (default: $SOURCE_DATE_EPOCH or today)"
+    return render_command(
+        argv,
+        "Render fence agent meta-data as a man(8) page.",
+        lambda xml_text, args, date: render(xml_text, args.package, args.version, date),
     )
-    args = parser.parse_args(argv)
-    if args.metadata == "-":
-        xml_text = sys.stdin.read()
-    else:
-        with open(args.metadata, encoding="utf-8") as f:
-            xml_text = f.read()
-    sys.stdout.write(render(xml_text, args.package, args.version, args.date or build_date()))
-    return 0
 
 
 if __name__ == "__main__":

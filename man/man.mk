@@ -1,4 +1,5 @@
-# Man pages (issue 6). Included from the Makefile.
+# Man pages: render the agents' pages from their meta-data and lint all three.
+# Included from the Makefile.
 #
 #   make man    render ocf_oci_IPaddr2.7 and fence_oci.8 from the agents'
 #               meta-data into build/man/ and lint them and pcs-oci.8 (the

@@ -15,7 +15,7 @@ import os
 import sys
 import textwrap
 import xml.etree.ElementTree as ET  # noqa: S405 - our own agent's meta-data, at build time
-from typing import List, Optional
+from typing import Callable, List, Optional, Sequence, Tuple
 
 # Input lines stay within mandoc's 80 bytes, "\\&" included.
 WIDTH = 78
@@ -191,10 +191,18 @@ def build_date() -> str:
     return when.strftime("%Y-%m-%d")
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description="Render OCF meta-data XML as a man(7) page.")
+def render_command(
+    argv: Optional[List[str]],
+    description: str,
+    render_page: Callable[[str, argparse.Namespace, str], str],
+    options: Sequence[Tuple[str, str]] = (),
+) -> int:
+    """The command line of both renderers: METADATA --package --version [--date],
+    plus `options` (name, help), each required; prints render_page(xml, args, date)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("metadata", help="the agent's meta-data XML file, or - for stdin")
-    parser.add_argument("--provider", required=True, help="the OCF provider, e.g. oci")
+    for name, help_text in options:
+        parser.add_argument("--" + name, required=True, help=help_text)
     parser.add_argument("--package", required=True, help="the package shipping the agent")
     parser.add_argument("--version", required=True, help="the package version")
     parser.add_argument(
@@ -206,10 +214,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     else:
         with open(args.metadata, encoding="utf-8") as f:
             xml_text = f.read()
-    sys.stdout.write(
-        render(xml_text, args.provider, args.package, args.version, args.date or build_date())
-    )
+    sys.stdout.write(render_page(xml_text, args, args.date or build_date()))
     return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    return render_command(
+        argv,
+        "Render OCF meta-data XML as a man(7) page.",
+        lambda xml_text, args, date: render(
+            xml_text, args.provider, args.package, args.version, date
+        ),
+        [("provider", "the OCF provider, e.g. oci")],
+    )
 
 
 if __name__ == "__main__":

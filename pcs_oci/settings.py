@@ -9,6 +9,7 @@ OCF_ROOT = os.environ.get("OCF_ROOT", "/usr/lib/ocf")
 AGENT_PROVIDER = "oci"
 AGENT_NAME = "IPaddr2"
 AGENT_TYPE = "ocf:{}:{}".format(AGENT_PROVIDER, AGENT_NAME)
+# The package-owned agent that the old recipes patch (migrate, verify).
 HEARTBEAT_IPADDR2 = os.path.join(OCF_ROOT, "resource.d", "heartbeat", "IPaddr2")
 # Pacemaker runs stonith agents from /usr/sbin.
 FENCE_AGENT_NAME = "fence_oci"

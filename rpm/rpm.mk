@@ -1,4 +1,5 @@
-# The RPM (issue 6). Included from the Makefile.
+# Packaging targets: the SRPM and the noarch RPM built from the working tree,
+# and what is made from them (each target below says). Included from the Makefile.
 #
 #   make rpm              SRPM + noarch RPM into dist/, from the working tree
 #                         (tracked and untracked files git does not ignore,

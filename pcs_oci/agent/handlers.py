@@ -12,11 +12,9 @@ The contract (see ocf_oci_IPaddr2(7)):
 """
 
 import os
-import subprocess
 import time
 from typing import Any, Callable, Dict, Mapping, Optional
 
-from pcs_oci import settings
 from pcs_oci.agent import ipaddr2, ocf, state
 from pcs_oci.agent.params import AgentError, AgentParams, parse
 from pcs_oci.common import reports
@@ -68,20 +66,11 @@ class Context:
         name = ocf.meta(self.environ, "on_node")
         if name:
             return name
-        try:
-            proc = subprocess.run(
-                [settings.CRM_NODE, "-n"],
-                capture_output=True,
-                text=True,
-                timeout=10,
-                check=False,
-                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"},
-            )
-            if proc.returncode == 0 and proc.stdout.strip():
-                return proc.stdout.strip()
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-        return os.uname().nodename
+        # Pacemaker always passes on_node: crm_node is for runs by hand.
+        from pcs_oci.lib import pacemaker
+        from pcs_oci.lib.runner import CommandRunner
+
+        return pacemaker.local_node_name(CommandRunner())
 
     def imds(self) -> Any:
         if self._imds_factory is not None:

@@ -20,8 +20,13 @@ OCF_ERR_INSTALLED = 5
 OCF_ERR_CONFIGURED = 6
 OCF_NOT_RUNNING = 7
 
-TRUE_VALUES = ("yes", "true", "1", "on", "y", "ja")
-FALSE_VALUES = ("no", "false", "0", "off", "n", "nein")
+# Exactly what resource-agents' ocf_is_true (ocf-shellfuncs) takes for true,
+# case and all: the entry point agents/IPaddr2 decides with the same list
+# whether a monitor needs Python, so both sides must agree on every value.
+TRUE_VALUES = ("yes", "true", "1", "YES", "TRUE", "True", "ja", "on", "ON")
+# The same spellings of false. Any other value is neither: a parameter check
+# refuses it rather than guess (ocf_is_true would silently take it as false).
+FALSE_VALUES = ("no", "false", "0", "NO", "FALSE", "False", "nein", "off", "OFF")
 
 
 def ocf_root(environ: Optional[Mapping[str, str]] = None) -> str:
@@ -126,11 +131,11 @@ class Plumbing:
 
 
 def is_true(value: Optional[str]) -> bool:
-    return (value or "").strip().lower() in TRUE_VALUES
+    return value in TRUE_VALUES
 
 
 def is_bool(value: Optional[str]) -> bool:
-    return (value or "").strip().lower() in TRUE_VALUES + FALSE_VALUES
+    return value in TRUE_VALUES + FALSE_VALUES
 
 
 def parameters(environ: Mapping[str, str]) -> Dict[str, str]:

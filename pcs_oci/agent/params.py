@@ -9,7 +9,7 @@ environment).
 
 import ipaddress
 import re
-from typing import Dict, List, Mapping, NamedTuple
+from typing import Dict, Mapping, NamedTuple
 
 from pcs_oci.agent import ocf
 from pcs_oci.common.agent_params import OCI_PARAMETERS
@@ -89,7 +89,9 @@ def parse(values: Mapping[str, str]) -> AgentParams:
     if not ocf.is_bool(monitor_api):
         raise AgentError(
             ocf.OCF_ERR_CONFIGURED,
-            "monitor_api: {!r} is not true or false".format(monitor_api[:20]),
+            "monitor_api: {!r} is not true or false (write true or false: like "
+            "resource-agents' ocf_is_true, the agent takes only its spellings, "
+            "case included)".format(monitor_api[:20]),
         )
     return AgentParams(
         ip=ip,
@@ -100,7 +102,3 @@ def parse(values: Mapping[str, str]) -> AgentParams:
             values, "monitor_api_interval", defaults["monitor_api_interval"]
         ),
     )
-
-
-def unknown(values: Mapping[str, str], known: List[str]) -> List[str]:
-    return sorted(set(values) - set(known))

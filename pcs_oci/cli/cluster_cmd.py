@@ -81,7 +81,7 @@ def status(env: Env, args: argparse.Namespace) -> int:
         for v in dto.vips:
             oci = (
                 v.oci_error
-                and "? ({})".format(v.oci_error[:60])
+                and "? ({})".format(v.oci_error.render()[:60])
                 or (
                     "{} ({})".format(v.oci_node or "unknown node", v.oci_vnic_id)
                     if v.oci_vnic_id
@@ -104,5 +104,5 @@ def status(env: Env, args: argparse.Namespace) -> int:
         print(output.table(rows, header))
         for v in dto.vips:
             for problem in v.problems:
-                print("{}: {}".format(v.name, problem))
+                print("{}: {}".format(v.name, problem.render()))
     return exit_codes.OK if dto.agree else exit_codes.PRECONDITION

@@ -45,11 +45,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             file=sys.stderr,
         )
         return exit_codes.USAGE
+    env = Env(config_path=args.config, cib_file=getattr(args, "cib_file", None))
     try:
-        env = Env(config_path=args.config, cib_file=getattr(args, "cib_file", None))
-        return _handler(args.handler)(env, args)
+        rc = _handler(args.handler)(env, args)
     except PcsOciError as e:
-        output.print_errors(e.reports)
+        # What the command reported before it failed, then why it failed.
+        output.print_reports(env.reports + e.reports)
         return e.exit_code
     except KeyboardInterrupt:
         print("Error: interrupted", file=sys.stderr)
@@ -65,6 +66,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             file=sys.stderr,
         )
         return exit_codes.INTERNAL
+    output.print_reports(env.reports)
+    return rc
 
 
 if __name__ == "__main__":

@@ -4,17 +4,16 @@ import json
 import sys
 from typing import Any, Iterable, List, Sequence
 
+from pcs_oci.common import reports
 from pcs_oci.common.reports import ReportItem
 
+_PREFIXES = {reports.ERROR: "Error", reports.WARNING: "Warning", reports.INFO: "Info"}
 
-def print_errors(items: Iterable[ReportItem]) -> None:
+
+def print_reports(items: Iterable[ReportItem]) -> None:
+    """Errors, warnings and information on stderr, each led by its severity."""
     for item in items:
-        print("Error: {}".format(item.render()), file=sys.stderr)
-
-
-def print_warnings(items: Iterable[ReportItem]) -> None:
-    for item in items:
-        print("Warning: {}".format(item.render()), file=sys.stderr)
+        print("{}: {}".format(_PREFIXES[item.severity], item.render()), file=sys.stderr)
 
 
 def print_json(data: Any) -> None:

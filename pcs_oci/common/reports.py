@@ -1,11 +1,17 @@
-"""Report items: one problem each, with a stable code, a message and a fix.
+"""Report items: one finding each, with a stable code, a message, a fix and a severity.
 
-Library code never prints. It builds ReportItems and raises them inside a
-PcsOciError; the CLI prints them in one place (pcs_oci.cli.output). Tests
+Library code never prints. Errors stop a command: it raises them inside a
+PcsOciError. Warnings and information let it go on: it hands them to
+Env.report(). The CLI prints both in one place (pcs_oci.cli.output). Tests
 assert on codes, not on wording.
 """
 
-from typing import NamedTuple, Optional
+from typing import Literal, NamedTuple, Optional
+
+Severity = Literal["error", "warning", "info"]
+ERROR: Severity = "error"
+WARNING: Severity = "warning"
+INFO: Severity = "info"
 
 
 class ReportItem(NamedTuple):
@@ -15,6 +21,7 @@ class ReportItem(NamedTuple):
     hint: str = ""
     # Where: a JSON path in the config ("nodes[1].vnic_id"), a file, a node.
     where: str = ""
+    severity: Severity = ERROR
 
     def render(self) -> str:
         text = "{}: {}".format(self.where, self.message) if self.where else self.message
@@ -86,10 +93,29 @@ CIB_CHANGED = "CIB_CHANGED"
 MIGRATE_PROBE_FAILED = "MIGRATE_PROBE_FAILED"
 # -f FILE: the command cannot work on a CIB file.
 CIB_FILE_UNSUPPORTED = "CIB_FILE_UNSUPPORTED"
+# status: where Pacemaker, this node's OS and OCI disagree about a VIP
+VIP_ACTIVE_ON_SEVERAL_NODES = "VIP_ACTIVE_ON_SEVERAL_NODES"
+VIP_ADDRESS_MISSING = "VIP_ADDRESS_MISSING"
+VIP_ADDRESS_UNEXPECTED = "VIP_ADDRESS_UNEXPECTED"
+VIP_NOT_IN_OCI = "VIP_NOT_IN_OCI"
+VIP_OCI_ELSEWHERE = "VIP_OCI_ELSEWHERE"
+# status --no-oci: OCI's view was not asked for
+OCI_NOT_CHECKED = "OCI_NOT_CHECKED"
 
 
 def item(code: str, message: str, hint: str = "", where: str = "") -> ReportItem:
+    """An error: raise it in a PcsOciError."""
     return ReportItem(code, message, hint, where)
+
+
+def warning(code: str, message: str, hint: str = "", where: str = "") -> ReportItem:
+    """Something the user should fix that does not stop the command: Env.report() it."""
+    return ReportItem(code, message, hint, where, WARNING)
+
+
+def info(code: str, message: str, hint: str = "", where: str = "") -> ReportItem:
+    """Worth knowing, nothing to fix: Env.report() it."""
+    return ReportItem(code, message, hint, where, INFO)
 
 
 def first_line(text: Optional[str]) -> str:

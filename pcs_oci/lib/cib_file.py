@@ -58,8 +58,6 @@ def status(configuration: ET.Element) -> pacemaker.ClusterStatus:
         [pacemaker.NodeState(n, True, False) for n in cib.node_names(configuration)],
         {},
         stonith_enabled(configuration),
-        True,
-        [],
     )
 
 

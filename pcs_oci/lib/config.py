@@ -63,12 +63,6 @@ class Config(NamedTuple):
                 return node
         return None
 
-    def vip(self, name: str) -> Optional[Vip]:
-        for vip in self.vips:
-            if vip.name == name:
-                return vip
-        return None
-
     def to_dict(self) -> Dict[str, Any]:
         """The effective configuration: defaults filled in, None left out."""
         doc: Dict[str, Any] = {}

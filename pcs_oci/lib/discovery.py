@@ -5,12 +5,19 @@ asks the OCI API (read-only calls) for the other nodes' instances and their
 VNICs in each VIP's subnet. Both return data; the CLI renders it.
 """
 
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Set
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Set, Union
 
 from pcs_oci.common import exit_codes, reports
 from pcs_oci.common.reports import ReportItem
 from pcs_oci.lib.errors import PcsOciError
-from pcs_oci.lib.imds import NodeFacts, VnicFacts, vnic_for_ip, vnics_for_ip
+from pcs_oci.lib.imds import (
+    IPAddress,
+    NodeFacts,
+    VnicFacts,
+    parse_ip,
+    vnic_for_ip,
+    vnics_for_ip,
+)
 
 # Instances in these states cannot hold a VIP and are not candidates.
 _GONE_STATES = ("TERMINATING", "TERMINATED")
@@ -18,25 +25,30 @@ _ATTACHED_STATES = ("ATTACHED", "ATTACHING")
 
 
 class VipPlacement(NamedTuple):
-    ip: str
+    address: IPAddress
     # The local VNIC that would hold the VIP; None when there is a problem.
     vnic: Optional[VnicFacts]
     # Every local VNIC in the VIP's subnet; with several, `vnic` is the first.
     candidates: List[str]
     problem: Optional[ReportItem]
 
+    @property
+    def ip(self) -> str:
+        return str(self.address)
 
-def place_vips(facts: NodeFacts, vip_ips: Sequence[str]) -> List[VipPlacement]:
+
+def place_vips(facts: NodeFacts, vips: Sequence[Union[str, IPAddress]]) -> List[VipPlacement]:
     """For each VIP, the local VNIC that would hold it, or the problem (all VIPs reported)."""
     placements = []
-    for ip in vip_ips:
+    for vip in vips:
+        address = parse_ip(vip)
         try:
-            vnic = vnic_for_ip(facts, ip)
+            vnic = vnic_for_ip(facts, address)
         except PcsOciError as e:
-            placements.append(VipPlacement(ip, None, [], e.reports[0]))
+            placements.append(VipPlacement(address, None, [], e.reports[0]))
             continue
-        candidates = [v.vnic_id for v in vnics_for_ip(facts, ip)]
-        placements.append(VipPlacement(ip, vnic, candidates, None))
+        candidates = [v.vnic_id for v in vnics_for_ip(facts, address)]
+        placements.append(VipPlacement(address, vnic, candidates, None))
     return placements
 
 
@@ -51,7 +63,7 @@ class RemoteNode(NamedTuple):
     hostname: str
     instance_id: str
     display_name: str
-    # One entry per VIP, in the order of vip_ips.
+    # One entry per VIP, in the order of the VIPs asked for.
     vnics: List[VipVnic]
 
     @property
@@ -66,7 +78,7 @@ def _short(name: str) -> str:
 
 
 def resolve_other_nodes(
-    api: Any, facts: NodeFacts, hostnames: Sequence[str], vip_ips: Sequence[str]
+    api: Any, facts: NodeFacts, hostnames: Sequence[str], vips: Sequence[Union[str, IPAddress]]
 ) -> List[RemoteNode]:
     """Find each hostname's instance in this node's compartment and its VNIC per VIP.
 
@@ -83,9 +95,10 @@ def resolve_other_nodes(
 
     # The VIP subnets, from this node's VNICs: every node must have a VNIC in
     # the VIP's subnet, since a private IP moves only within its subnet.
+    addresses = [parse_ip(vip) for vip in vips]
     vip_subnets: List[str] = []
-    for ip in vip_ips:
-        local = vnic_for_ip(facts, ip)
+    for address in addresses:
+        local = vnic_for_ip(facts, address)
         vip_subnets.append(str(vnic(local.vnic_id)["subnet_id"]))
     wanted_subnets: Set[str] = set(vip_subnets)
 
@@ -137,13 +150,18 @@ def resolve_other_nodes(
             continue
         instance = instances[matches[0]]
         vip_vnics: List[VipVnic] = []
-        for ip, subnet_id in zip(vip_ips, vip_subnets):
+        for address, subnet_id in zip(addresses, vip_subnets):
             chosen = _vnic_in_subnet(hostname, instance, subnet_id, attachments, vnic, problems)
             if chosen is not None:
                 vip_vnics.append(
-                    VipVnic(ip, str(chosen["id"]), subnet_id, str(chosen.get("private_ip") or ""))
+                    VipVnic(
+                        str(address),
+                        str(chosen["id"]),
+                        subnet_id,
+                        str(chosen.get("private_ip") or ""),
+                    )
                 )
-        if len(vip_vnics) == len(vip_ips):
+        if len(vip_vnics) == len(addresses):
             nodes.append(
                 RemoteNode(
                     hostname,

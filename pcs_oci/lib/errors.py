@@ -1,7 +1,5 @@
 """The one exception type library code raises."""
 
-from typing import Iterable
-
 from pcs_oci.common import exit_codes
 from pcs_oci.common.reports import ReportItem
 
@@ -13,10 +11,6 @@ class PcsOciError(Exception):
         super().__init__("; ".join(r.render() for r in reports))
         self.reports = list(reports)
         self.exit_code = exit_code
-
-    @classmethod
-    def from_reports(cls, reports: Iterable[ReportItem], exit_code: int) -> "PcsOciError":
-        return cls(*reports, exit_code=exit_code)
 
     @property
     def codes(self) -> list:

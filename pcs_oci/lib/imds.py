@@ -384,7 +384,11 @@ def _vnic_facts(entry: Dict[str, Any], index: int) -> VnicFacts:
     )
 
 
-def parse_ip(ip: str, what: str = "VIP") -> IPAddress:
+def parse_ip(ip: Union[str, IPAddress], what: str = "VIP") -> IPAddress:
+    """The address itself when typed (the config's Vip.address), else parsed
+    from text (an agent parameter) with a clear error."""
+    if isinstance(ip, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        return ip
     try:
         return ipaddress.ip_address(ip.strip())
     except (ValueError, AttributeError):
@@ -397,14 +401,18 @@ def parse_ip(ip: str, what: str = "VIP") -> IPAddress:
         ) from None
 
 
-def vnics_for_ip(facts_or_vnics: Union[NodeFacts, Sequence[VnicFacts]], ip: str) -> List[VnicFacts]:
+def vnics_for_ip(
+    facts_or_vnics: Union[NodeFacts, Sequence[VnicFacts]], ip: Union[str, IPAddress]
+) -> List[VnicFacts]:
     """Every local VNIC whose subnet contains ip, primary first; may be empty."""
     vnics = facts_or_vnics.vnics if isinstance(facts_or_vnics, NodeFacts) else facts_or_vnics
     address = parse_ip(ip)
     return [v for v in vnics if any(address in net for net in v.networks())]
 
 
-def vnic_for_ip(facts_or_vnics: Union[NodeFacts, Sequence[VnicFacts]], ip: str) -> VnicFacts:
+def vnic_for_ip(
+    facts_or_vnics: Union[NodeFacts, Sequence[VnicFacts]], ip: Union[str, IPAddress]
+) -> VnicFacts:
     """The local VNIC that would hold the VIP ip (exact subnet containment).
 
     With several VNICs in the VIP's subnet the first in IMDS order wins (the
@@ -421,7 +429,7 @@ def vnic_for_ip(facts_or_vnics: Union[NodeFacts, Sequence[VnicFacts]], ip: str) 
                     "the VIP must be a secondary private IP; a primary IP cannot move",
                 )
             )
-    found = vnics_for_ip(vnics, ip)
+    found = vnics_for_ip(vnics, address)
     if not found:
         local = ", ".join(
             "{} ({})".format(str(net), v.vnic_id) for v in vnics for net in v.networks()

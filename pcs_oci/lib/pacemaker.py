@@ -53,8 +53,6 @@ class ClusterStatus(NamedTuple):
     nodes: List[NodeState]
     resources: Dict[str, ResourceState]
     stonith_enabled: bool
-    have_quorum: bool
-    failures: List[Dict[str, str]]
 
 
 def _parse_xml(text: str, what: str) -> ET.Element:
@@ -113,15 +111,11 @@ def cluster_status(runner: CommandRunner) -> ClusterStatus:
             rsc.get("role", ""),
         )
     summary = root.find("summary")
-    quorum = summary.find("current_dc") if summary is not None else None
     stonith = summary.find("cluster_options") if summary is not None else None
-    failures = [dict(f.attrib) for f in root.iter("failure")]
     return ClusterStatus(
         nodes=nodes,
         resources=resources,
         stonith_enabled=stonith is not None and stonith.get("stonith-enabled") == "true",
-        have_quorum=quorum is not None and quorum.get("with_quorum") == "true",
-        failures=failures,
     )
 
 
@@ -205,22 +199,25 @@ def _nvpairs(element: ET.Element, tag: str) -> Dict[str, str]:
     return values
 
 
-def node_names(runner: CommandRunner) -> List[str]:
-    """The cluster's node names as Pacemaker knows them (crm_node -l)."""
-    result = runner.check([settings.CRM_NODE, "-l"], timeout=30)
-    names = []
-    for line in result.stdout.splitlines():
-        parts = line.split()
-        if len(parts) >= 2:
-            names.append(parts[1])
-    return names
+# crm_node -n answers at once from the local cluster stack; the agent calls it
+# inside an operation's timeout, so it must not wait long.
+NODE_NAME_TIMEOUT = 10.0
+
+
+def pacemaker_node_name(runner: CommandRunner) -> Optional[str]:
+    """This node's name as Pacemaker knows it (`crm_node -n`); None when the
+    tool is missing, fails or hangs (discover runs before the cluster exists)."""
+    try:
+        result = runner.run([settings.CRM_NODE, "-n"], timeout=NODE_NAME_TIMEOUT)
+    except ClusterError:
+        return None
+    name = result.stdout.strip()
+    return name if result.ok and name else None
 
 
 def local_node_name(runner: CommandRunner) -> str:
-    result = runner.run([settings.CRM_NODE, "-n"], timeout=30)
-    if result.ok and result.stdout.strip():
-        return result.stdout.strip()
-    return os.uname().nodename
+    """This node's Pacemaker name, else its host name."""
+    return pacemaker_node_name(runner) or os.uname().nodename
 
 
 def agent_path() -> str:

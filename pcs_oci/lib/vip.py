@@ -11,7 +11,7 @@ FakeOciApi. Importing this module does not import the SDK.
 """
 
 import ipaddress
-from typing import Any, ContextManager, Dict, List, NamedTuple, Optional, Protocol
+from typing import Any, ContextManager, Dict, List, NamedTuple, Optional, Protocol, Union
 
 from pcs_oci.common import reports
 from pcs_oci.lib.errors import CloudError, ConfigError
@@ -142,7 +142,7 @@ def _primary_error(address: IPAddress, vnic_id: Optional[str]) -> ConfigError:
     )
 
 
-def where_is_vip(api: VipApi, ip: str, subnet_id: str) -> Optional[PrivateIpInfo]:
+def where_is_vip(api: VipApi, ip: Union[str, IPAddress], subnet_id: str) -> Optional[PrivateIpInfo]:
     """The private IP (or IPv6) object with address ip in the subnet, if any."""
     address = parse_ip(ip)
     return _find(_family(api, address), address, subnet_id)
@@ -151,7 +151,7 @@ def where_is_vip(api: VipApi, ip: str, subnet_id: str) -> Optional[PrivateIpInfo
 def assign_vip(
     api: VipApi,
     vnic_id: str,
-    ip: str,
+    ip: Union[str, IPAddress],
     max_races: int = DEFAULT_MAX_RACES,
     budget_seconds: Optional[float] = None,
 ) -> AssignResult:

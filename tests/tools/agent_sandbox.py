@@ -282,11 +282,23 @@ def _child(kind: str, argv: List[str], env: Dict[str, str], out: str, err: str) 
     sys.exit(rc)
 
 
+# What rpm answers on the scripted node: an EL9 node with the stack installed.
+SCRIPTED_PACKAGES = {
+    "pacemaker": "2.1.7-5.el9",
+    "pcs": "0.11.7-2.el9",
+    "resource-agents": "4.10.0-55.el9",
+    "python39-oci-sdk": "2.126.1-1.el9",
+    "pcs-oci": "0.1.0-1.el9",
+}
+
+
 def scripted_cluster(vnic_ids: str, endpoint: str, with_vip: bool = True) -> Any:
     """A CommandRunner answering the cluster tools from a script: a healthy
-    2-node cluster (two_node, fencing), running the VIP on node1 if with_vip.
-    Commands are answered by what they are, in any order; anything else
-    succeeds with no output."""
+    2-node cluster (two_node, fencing), running the VIP on node1 if with_vip,
+    on an EL9 node with the stack installed. Commands are answered by what
+    they are, in any order; any other command fails the test (as FakeRunner
+    does): a new tool call must be scripted here, never answered by accident."""
+    from pcs_oci.lib import rpminfo
     from pcs_oci.lib.runner import CommandRunner
     from pcs_oci.lib.runner import Result as RunResult
     from tests.tools.fake_runner import cib_resources_xml, crm_mon_xml, primitive_xml
@@ -308,6 +320,12 @@ def scripted_cluster(vnic_ids: str, endpoint: str, with_vip: bool = True) -> Any
             )
         )
     resources = cib_resources_xml(primitives)
+    cib = {
+        "resources": resources,
+        "configuration": "<configuration><crm_config/><nodes/>{}<constraints/>"
+        "</configuration>".format(resources),
+        "status": "<status/>",
+    }
     mon = crm_mon_xml(
         ("node1", "node2"),
         ([("vip", "ocf:oci:IPaddr2", "node1")] if with_vip else [])
@@ -315,31 +333,46 @@ def scripted_cluster(vnic_ids: str, endpoint: str, with_vip: bool = True) -> Any
         stonith=True,
     )
 
+    def rpm_query(names: List[str]) -> RunResult:
+        lines = [
+            "{}\t{}".format(n, SCRIPTED_PACKAGES[n])
+            if n in SCRIPTED_PACKAGES
+            else "package {} is not installed".format(n)
+            for n in names
+        ]
+        missing = any(n not in SCRIPTED_PACKAGES for n in names)
+        return RunResult([], 1 if missing else 0, "".join(x + "\n" for x in lines), "")
+
+    def answer(argv: List[str]) -> Any:
+        name, args = os.path.basename(argv[0]), argv[1:]
+        if name == "pcs" and args == ["--version"]:
+            return RunResult(argv, 0, "0.11.7\n", "")
+        if name == "crm_mon":
+            return RunResult(argv, 0, mon, "")
+        if name == "crm_node" and args == ["-n"]:
+            return RunResult(argv, 0, "node1\n", "")
+        if name == "cibadmin" and args[:1] == ["--query"] and "--scope" in args:
+            scope = args[args.index("--scope") + 1]
+            if scope in cib:
+                return RunResult(argv, 0, cib[scope], "")
+        if name == "corosync-cmapctl" and args == ["-g", "quorum.two_node"]:
+            return RunResult(argv, 0, "quorum.two_node (u8) = 1\n", "")
+        # Asked only when the test machine itself runs firewalld.
+        if name == "firewall-cmd" and args == ["--query-service=high-availability"]:
+            return RunResult(argv, 0, "yes\n", "")
+        if name == "rpm" and args[:3] == ["-q", "--qf", rpminfo.QUERY_FORMAT]:
+            return rpm_query(args[3:])._replace(args=argv)
+        if name == "rpm" and args == ["-V", "--nodeps", "--noscripts", "pcs-oci"]:
+            return RunResult(argv, 0, "", "")
+        raise AssertionError("scripted cluster: unexpected command {}".format(argv))
+
     class ScriptedCluster(CommandRunner):
         def run(
             self, args: Any, stdin: Any = None, timeout: float = 60.0, env_extend: Any = None
         ) -> Any:
             argv = [str(a) for a in args]
-            name = os.path.basename(argv[0])
-            out = ""
-            if name == "pcs" and argv[-1] == "--version":
-                out = "0.11.5\n"
-            elif name == "crm_mon":
-                out = mon
-            elif name == "crm_node":
-                out = "node1\n" if "-n" in argv else "1 node1 member\n2 node2 member\n"
-            elif name == "cibadmin":
-                scope = argv[argv.index("--scope") + 1] if "--scope" in argv else ""
-                out = {
-                    "resources": resources,
-                    "configuration": "<configuration><crm_config/><nodes/>{}<constraints/>"
-                    "</configuration>".format(resources),
-                    "status": "<status/>",
-                }.get(scope, "")
-            elif name == "corosync-cmapctl":
-                out = "quorum.two_node (u8) = 1\n"
             self.commands.append(argv)
-            return RunResult(argv, 0, out, "")
+            return answer(argv)
 
     runner = ScriptedCluster()
     runner.commands = []  # type: ignore[attr-defined]

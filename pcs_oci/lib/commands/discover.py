@@ -2,11 +2,11 @@
 
 import ipaddress
 import os
-from typing import Any, Dict, List, NamedTuple, Optional
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
-from pcs_oci import settings
 from pcs_oci.common import exit_codes, reports
 from pcs_oci.lib import config as config_lib
+from pcs_oci.lib import pacemaker
 from pcs_oci.lib.discovery import RemoteNode, VipPlacement, place_vips, resolve_other_nodes
 from pcs_oci.lib.env import Env
 from pcs_oci.lib.errors import PcsOciError
@@ -18,7 +18,7 @@ class DiscoverResult(NamedTuple):
     # Config-dependent parts are empty when there is no config file yet.
     config_path: Optional[str]
     local_node: Optional[str]
-    placements: List[Any]  # (vip name, VipPlacement)
+    placements: List[Tuple[str, VipPlacement]]  # (vip name, placement)
     remote: List[RemoteNode]
     # Human-readable list of what --update wrote, empty if nothing.
     updated: List[str]
@@ -56,14 +56,12 @@ class DiscoverResult(NamedTuple):
 
 def _local_node_name(env: Env, config: config_lib.Config, facts: NodeFacts) -> Optional[str]:
     """This node's entry in the config: by Pacemaker's name, else by host name."""
-    candidates = []
-    try:
-        result = env.runner.run([settings.CRM_NODE, "-n"], timeout=10)
-        if result.ok and result.stdout.strip():
-            candidates.append(result.stdout.strip())
-    except PcsOciError:
-        pass  # no cluster tools yet: discover runs before the cluster exists
-    candidates += [facts.hostname, facts.display_name, os.uname().nodename]
+    candidates = [
+        pacemaker.pacemaker_node_name(env.runner),
+        facts.hostname,
+        facts.display_name,
+        os.uname().nodename,
+    ]
     for name in candidates:
         if not name:
             continue
@@ -83,7 +81,7 @@ def discover(env: Env, update: bool = False, all_nodes: bool = False) -> Discove
         return DiscoverResult(facts, None, None, [], [], [])
     config = config_lib.load(path)
     placements = list(
-        zip([v.name for v in config.vips], place_vips(facts, [v.ip for v in config.vips]))
+        zip([v.name for v in config.vips], place_vips(facts, [v.address for v in config.vips]))
     )
     local = _local_node_name(env, config, facts)
     problems = [p.problem for _, p in placements if p.problem]
@@ -94,7 +92,7 @@ def discover(env: Env, update: bool = False, all_nodes: bool = False) -> Discove
         others = [n.hostname for n in config.nodes if n.hostname != local]
         api = env.oci_api(config.oci)
         with api.budget():
-            remote = resolve_other_nodes(api, facts, others, [v.ip for v in config.vips])
+            remote = resolve_other_nodes(api, facts, others, [v.address for v in config.vips])
     updated: List[str] = []
     if update or all_nodes:
         if local is None:
@@ -111,7 +109,7 @@ def discover(env: Env, update: bool = False, all_nodes: bool = False) -> Discove
     return DiscoverResult(facts, path, local, placements, remote, updated)
 
 
-def _vnic_of(placements: List[Any]) -> Optional[str]:
+def _vnic_of(placements: List[Tuple[str, VipPlacement]]) -> Optional[str]:
     ids = {p.vnic.vnic_id for _, p in placements if p.vnic}
     return ids.pop() if len(ids) == 1 else None
 
@@ -120,7 +118,7 @@ def _write_update(
     path: str,
     config: config_lib.Config,
     local: Optional[str],
-    placements: List[Any],
+    placements: List[Tuple[str, VipPlacement]],
     remote: List[RemoteNode],
     local_instance: Optional[str] = None,
 ) -> List[str]:
@@ -145,12 +143,12 @@ def _write_update(
         if instance and entry.get("instance_id") != instance:
             entry["instance_id"] = instance
             updated.append("nodes[{}].instance_id".format(entry["hostname"]))
-    by_ip: Dict[Any, VipPlacement] = {ipaddress.ip_address(p.ip): p for _, p in placements}
+    by_name: Dict[str, VipPlacement] = dict(placements)
     for entry in doc["vips"]:
-        placement = by_ip.get(ipaddress.ip_address(entry["ip"]))
+        placement = by_name.get(entry["name"])
         if "cidr_netmask" not in entry and placement and placement.vnic:
             cidr = placement.vnic.subnet_cidr
-            if ipaddress.ip_address(entry["ip"]).version == 6:
+            if placement.address.version == 6:
                 cidr = placement.vnic.ipv6_subnet_cidr or cidr
             entry["cidr_netmask"] = ipaddress.ip_network(cidr, strict=False).prefixlen
             updated.append("vips[{}].cidr_netmask".format(entry["name"]))

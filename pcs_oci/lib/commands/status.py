@@ -6,13 +6,19 @@ Pacemaker's monitor), and OCI assigns the private IP to N's VNIC.
 """
 
 import ipaddress
-from typing import Any, Dict, List, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Tuple
 
 from pcs_oci import settings
+from pcs_oci.common import reports
+from pcs_oci.common.reports import ReportItem
 from pcs_oci.lib import pacemaker
 from pcs_oci.lib.config import Config, Vip
 from pcs_oci.lib.env import Env
 from pcs_oci.lib.errors import PcsOciError
+from pcs_oci.lib.imds import IPAddress
+
+if TYPE_CHECKING:
+    from pcs_oci.lib.oci.api import OciApi
 
 
 class VipStatus(NamedTuple):
@@ -27,12 +33,23 @@ class VipStatus(NamedTuple):
     # OCI: the VNIC holding the private IP and the node it belongs to.
     oci_vnic_id: Optional[str]
     oci_node: Optional[str]
-    oci_error: Optional[str]
-    problems: List[str]
+    # Why OCI's view is unknown (an error, or information: not checked).
+    oci_error: Optional[ReportItem]
+    # Each disagreement between the three views.
+    problems: List[ReportItem]
 
     @property
     def agree(self) -> bool:
         return not self.problems
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dict(
+            self._asdict(),
+            oci_error=self.oci_error.render() if self.oci_error else None,
+            problems=[p.render() for p in self.problems],
+            problem_codes=[p.code for p in self.problems],
+            agree=self.agree,
+        )
 
 
 class StatusDto(NamedTuple):
@@ -47,11 +64,11 @@ class StatusDto(NamedTuple):
         return {
             "local_node": self.local_node,
             "agree": self.agree,
-            "vips": [dict(v._asdict(), agree=v.agree) for v in self.vips],
+            "vips": [v.to_dict() for v in self.vips],
         }
 
 
-def local_addresses(env: Env) -> List[Any]:
+def local_addresses(env: Env) -> List[IPAddress]:
     result = env.runner.run([settings.IP, "-o", "addr", "show"], timeout=10)
     found = []
     for line in result.stdout.splitlines():
@@ -74,19 +91,25 @@ def _vnic_owner(config: Config, vnic_id: Optional[str], local: Dict[str, str]) -
     return local.get(vnic_id)
 
 
-def _oci_view(env: Env, config: Config, vip: Vip, api: Any, local_vnics: Dict[str, str]) -> Any:
-    """(vnic_id, error) of where OCI has the VIP."""
+def _oci_view(
+    config: Config, vip: Vip, api: "OciApi", local_vnics: Dict[str, str]
+) -> Tuple[Optional[str], Optional[ReportItem]]:
+    """(the VNIC OCI assigns the VIP to, or why OCI could not say)."""
     from pcs_oci.lib.vip import where_is_vip
 
     vnic_ids = [n.vnic_id for n in config.nodes if n.vnic_id] + list(local_vnics)
     if not vnic_ids:
-        return None, "no VNIC known: fill nodes[].vnic_id (pcs-oci discover --update)"
+        return None, reports.item(
+            reports.VNIC_NOT_FOUND,
+            "no VNIC known",
+            "fill nodes[].vnic_id: pcs-oci discover --update",
+        )
     try:
         with api.budget():
             subnet_id = api.get_vnic(vnic_ids[0])["subnet_id"]
-            info = where_is_vip(api, vip.ip, subnet_id)
+            info = where_is_vip(api, vip.address, subnet_id)
     except PcsOciError as e:
-        return None, "; ".join(r.render() for r in e.reports)
+        return None, e.reports[0]
     if info is None:
         return None, None
     return info.vnic_id, None
@@ -100,9 +123,71 @@ def _local_vnics(env: Env, config: Config, node: str) -> Dict[str, str]:
         from pcs_oci.lib.imds import read_node_facts
 
         facts = read_node_facts(env.imds)
-    except PcsOciError:
+    except PcsOciError as e:
+        env.report(
+            reports.warning(
+                e.reports[0].code,
+                "cannot read this node's VNICs from the instance metadata: {}".format(
+                    e.reports[0].message
+                ),
+                "fill nodes[].vnic_id (pcs-oci discover --update) so that status needs "
+                "only the config",
+            )
+        )
         return {}
     return {v.vnic_id: node for v in facts.vnics}
+
+
+def _problems(
+    vip: Vip,
+    node: str,
+    running: List[str],
+    has: bool,
+    oci_checked: bool,
+    vnic_id: Optional[str],
+    owner: Optional[str],
+) -> List[ReportItem]:
+    """Every disagreement between Pacemaker, this node's OS and OCI."""
+    problems = []
+    if len(running) > 1:
+        problems.append(
+            reports.item(
+                reports.VIP_ACTIVE_ON_SEVERAL_NODES,
+                "Pacemaker runs it on several nodes: {}".format(", ".join(running)),
+            )
+        )
+    if node in running and not has:
+        problems.append(
+            reports.item(
+                reports.VIP_ADDRESS_MISSING,
+                "Pacemaker runs it here on {} but the address is missing".format(node),
+            )
+        )
+    if node not in running and has:
+        problems.append(
+            reports.item(
+                reports.VIP_ADDRESS_UNEXPECTED,
+                "this node {} has the address but Pacemaker does not run it here".format(node),
+            )
+        )
+    if len(running) == 1 and oci_checked:
+        if vnic_id is None:
+            problems.append(
+                reports.item(
+                    reports.VIP_NOT_IN_OCI,
+                    "OCI has no private IP {} in the subnet".format(vip.ip),
+                )
+            )
+        elif owner != running[0]:
+            problems.append(
+                reports.item(
+                    reports.VIP_OCI_ELSEWHERE,
+                    "OCI assigns it to VNIC {} ({}) but Pacemaker runs it on {}".format(
+                        vnic_id, owner or "not a configured node", running[0]
+                    ),
+                )
+            )
+    return problems
 
 
 def status(env: Env, with_oci: bool = True) -> StatusDto:
@@ -121,30 +206,17 @@ def status(env: Env, with_oci: bool = True) -> StatusDto:
             if rsc is None
             else ("FAILED" if rsc.failed else (rsc.role or ("Started" if running else "Stopped")))
         )
-        has = ipaddress.ip_address(vip.ip) in addresses
-        vnic_id, error = (
-            (None, "not checked") if api is None else _oci_view(env, config, vip, api, local_vnics)
-        )
+        has = vip.address in addresses
+        vnic_id: Optional[str] = None
+        oci_error: Optional[ReportItem] = reports.info(reports.OCI_NOT_CHECKED, "not checked")
+        if api is not None:
+            vnic_id, oci_error = _oci_view(config, vip, api, local_vnics)
         owner = _vnic_owner(config, vnic_id, local_vnics)
-        problems = []
-        if len(running) > 1:
-            problems.append("Pacemaker runs it on several nodes: {}".format(", ".join(running)))
-        if node in running and not has:
-            problems.append("Pacemaker runs it here on {} but the address is missing".format(node))
-        if node not in running and has:
-            problems.append(
-                "this node {} has the address but Pacemaker does not run it here".format(node)
-            )
-        if len(running) == 1 and api is not None and error is None:
-            if vnic_id is None:
-                problems.append("OCI has no private IP {} in the subnet".format(vip.ip))
-            elif owner != running[0]:
-                problems.append(
-                    "OCI assigns it to VNIC {} ({}) but Pacemaker runs it on {}".format(
-                        vnic_id, owner or "not a configured node", running[0]
-                    )
-                )
+        oci_checked = api is not None and oci_error is None
+        problems = _problems(vip, node, running, has, oci_checked, vnic_id, owner)
         result.append(
-            VipStatus(vip.name, vip.ip, running, state, node, has, vnic_id, owner, error, problems)
+            VipStatus(
+                vip.name, vip.ip, running, state, node, has, vnic_id, owner, oci_error, problems
+            )
         )
     return StatusDto(node, result)

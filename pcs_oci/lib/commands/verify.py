@@ -204,7 +204,7 @@ class _Verifier:
         vnics = set()
         for vip in self.config.vips:
             try:
-                vnics.add(vnic_for_ip(self.facts, vip.ip).vnic_id)
+                vnics.add(vnic_for_ip(self.facts, vip.address).vnic_id)
             except PcsOciError as e:
                 bad.append(_errors(e, 1))
         if bad:
@@ -446,7 +446,7 @@ class _Verifier:
         try:
             with self.api.budget():
                 for vip in self.config.vips:
-                    info = where_is_vip(self.api, vip.ip, vnic["subnet_id"])
+                    info = where_is_vip(self.api, vip.address, vnic["subnet_id"])
                     if info is None:
                         warnings.append(
                             "{} does not exist yet: the first start creates it".format(vip.ip)

@@ -8,6 +8,8 @@ from typing import Any, Dict
 
 import pytest
 
+from pcs_oci.agent import ocf, params
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 ENTRY = os.path.join(REPO, "agents", "IPaddr2")
 GOLDEN = os.path.join(REPO, "tests", "data", "metadata", "IPaddr2.xml")
@@ -96,6 +98,54 @@ def test_monitor_api_true_goes_through_python(tmp_path: Any) -> None:
     root = fake_heartbeat(tmp_path)
     result = run(agent, "monitor", base_env(OCF_ROOT=root, OCF_RESKEY_monitor_api="True"))
     assert result.returncode == 127  # the missing python, i.e. not the fast path
+
+
+SHELLFUNCS = "/usr/lib/ocf/lib/heartbeat/ocf-shellfuncs"
+# ocf_is_true's true spellings, their false mirror, and near misses either
+# side could get wrong (case, whitespace, the y/n Pacemaker itself takes).
+BOOLEAN_SPELLINGS = sorted(
+    set(ocf.TRUE_VALUES + ocf.FALSE_VALUES)
+    | {"Yes", "yEs", "On", "oN", "Ja", "JA", "tRUE", "y", "Y", "n", "2", "", " true", "true "}
+)
+
+
+def ocf_is_true(value: str) -> bool:
+    """resource-agents' own verdict: its ocf_is_true, sourced from ocf-shellfuncs."""
+    result = subprocess.run(
+        ["sh", "-c", '. "$1" && ocf_is_true "$2"', "sh", SHELLFUNCS, value],
+        env=base_env(),
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    return result.returncode == 0
+
+
+@pytest.mark.skipif(not os.path.exists(SHELLFUNCS), reason="resource-agents is not installed")
+@pytest.mark.parametrize("value", BOOLEAN_SPELLINGS)
+def test_monitor_api_spellings_agree_with_ocf_is_true(tmp_path: Any, value: str) -> None:
+    """The entry point hands a monitor to Python exactly when ocf_is_true(monitor_api),
+    and Python then runs the cloud check (or, for a value that is neither true nor
+    false in ocf_is_true's spellings, refuses the parameter)."""
+    log = tmp_path / "python.log"
+    python = tmp_path / "python3"
+    python.write_text('#!/bin/sh\necho "$@" >> "{}"\n'.format(log))
+    python.chmod(0o755)
+    root = fake_heartbeat(tmp_path)
+    env = base_env(OCF_ROOT=root, OCF_RESKEY_ip="10.0.0.200", OCF_RESKEY_monitor_api=value)
+    result = run(install(tmp_path, python=str(python)), "monitor", env)
+    through_python = log.exists()
+    expected = ocf_is_true(value)
+    assert through_python is expected, (value, result.stdout)
+    if through_python:
+        assert (result.returncode, log.read_text()) == (0, "-I -m pcs_oci.agent monitor\n")
+    else:
+        assert (result.returncode, result.stdout) == (7, "heartbeat monitor ip=10.0.0.200\n")
+    assert ocf.is_true(value) is expected
+    try:
+        assert params.parse({"ip": "10.0.0.200", "monitor_api": value}).monitor_api is expected
+    except params.AgentError as e:
+        assert not expected and value and "monitor_api" in e.reason
 
 
 def test_unknown_action_is_unimplemented_with_reason(tmp_path: Any) -> None:

@@ -262,3 +262,32 @@ def test_config_show_names_the_group_a_vip_leads(tmp_path: Any) -> None:
     assert result.returncode == 0, result.stderr
     assert "FIRST IN GROUP" in result.stdout
     assert result.stdout.splitlines()[-5].split()[-1] == "web"
+
+
+def test_reports_print_in_one_place_with_their_severity(monkeypatch: Any, capsys: Any) -> None:
+    """What a command hands to env.report() is printed when it ends, and also,
+    first, when it then fails; each line says its severity."""
+    from pcs_oci.cli import main as cli_main
+    from pcs_oci.common import reports
+    from pcs_oci.lib.errors import ClusterError
+
+    def succeeds(env: Any, args: Any) -> int:
+        env.report(reports.warning("W_CODE", "a warning", "its fix"))
+        env.report(reports.info("I_CODE", "worth knowing"))
+        print("the output")
+        return 0
+
+    def fails(env: Any, args: Any) -> int:
+        env.report(reports.warning("W_CODE", "a warning"))
+        raise ClusterError(reports.item("E_CODE", "it failed", "the fix"))
+
+    monkeypatch.setattr(cli_main, "_handler", lambda name: succeeds)
+    assert cli_main.main(["status"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "the output\n"
+    assert err == "Warning: a warning (its fix)\nInfo: worth knowing\n"
+
+    monkeypatch.setattr(cli_main, "_handler", lambda name: fails)
+    assert cli_main.main(["status"]) == 5
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", "Warning: a warning\nError: it failed (the fix)\n")
