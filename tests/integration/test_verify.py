@@ -10,7 +10,6 @@ from typing import Any, Dict, List, Optional
 import pytest
 
 from pcs_oci.lib import pacemaker, rpminfo
-from pcs_oci.lib.commands import stonith
 from pcs_oci.lib.commands.verify import verify
 from pcs_oci.lib.env import Env
 from pcs_oci.lib.imds import Imds
@@ -47,7 +46,7 @@ class Setup:
         monkeypatch.setattr(
             rpminfo.RpmInfo, "verify_files", lambda _self, name="pcs-oci": self.file_check
         )
-        monkeypatch.setattr(stonith, "agent_installed", lambda: True)
+        monkeypatch.setattr(pacemaker, "fence_agent_installed", lambda: True)
         self.doc: Dict[str, Any] = {
             "nodes": [
                 {"hostname": "node1", "vnic_id": fake.node("node1")["vnic_id"]},

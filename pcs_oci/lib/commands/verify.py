@@ -689,14 +689,14 @@ class _Verifier:
 
     def check_fence_agent(self) -> None:
         """A `status` of every fence_oci target through the agent, as the fencer runs it."""
-        from pcs_oci.lib.commands import stonith
+        from pcs_oci.lib.checks import fencing
 
         title = "fence_oci reaches every node's instance"
         if self.cluster is None or self.primitives is None:
             self.skip("fence_agent", title, "no cluster configuration to read")
             return
         compartment = getattr(self.facts, "compartment_id", "") or ""
-        found = stonith.check_status(self.env.runner, self.primitives, compartment)
+        found = fencing.check_status(self.env.runner, self.primitives, compartment)
         self.add("fence_agent", title, found.status, found.detail, found.fix)
 
     def _check_quorum(self, cluster: pacemaker.ClusterStatus) -> None:

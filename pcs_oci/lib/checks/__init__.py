@@ -1,0 +1,1 @@
+"""verify's checks, grouped by what they look at."""
