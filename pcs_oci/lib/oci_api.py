@@ -345,13 +345,17 @@ def redact(text: str) -> str:
 def _policy_hint(auth: str, compartment: str, operation: str = "") -> str:
     if operation in INSTANCE_OPERATIONS:
         return instance_policy_hint(auth, compartment)
-    who = "dynamic-group <group>" if auth == AUTH_INSTANCE_PRINCIPAL else "group <group>"
-    where = compartment or "<compartment>"
     kind = "dynamic group" if auth == AUTH_INSTANCE_PRINCIPAL else "group"
+    return "check the {} and policy: {}".format(kind, vip_policy(auth, compartment))
+
+
+def vip_policy(auth: str = AUTH_INSTANCE_PRINCIPAL, compartment: str = "") -> str:
+    """The policy statements the VIP's principal needs: use its private IPs and VNICs."""
+    who = "dynamic-group <group>" if auth == AUTH_INSTANCE_PRINCIPAL else "group <group>"
     return (
-        "check the {kind} and policy: allow {who} to use private-ips in compartment {c};"
+        "allow {who} to use private-ips in compartment {c};"
         " allow {who} to use vnics in compartment {c}"
-    ).format(kind=kind, who=who, c=where)
+    ).format(who=who, c=compartment or "<compartment>")
 
 
 def instance_policy_hint(auth: str, compartment: str = "") -> str:

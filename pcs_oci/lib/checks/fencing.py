@@ -1,17 +1,27 @@
-"""verify's fencing checks: a `status` of every fence_oci target through the installed agent.
-
-The same code path, credentials and policy the fencer will use.
+"""verify's fencing checks: STONITH enabled with a device, and a `status` of every
+fence_oci target through the installed agent: the same code path, credentials
+and policy the fencer will use.
 """
 
 import re
-from typing import Any, Dict, List, NamedTuple
+from typing import Dict, List, NamedTuple, Optional
 
 from pcs_oci import settings
 from pcs_oci.common import reports
+from pcs_oci.common.checks import FAIL, FENCE_AGENT, FENCING, PASS, WARN, row, skip
 from pcs_oci.fence.fence_oci import OCI_OPTIONS
 from pcs_oci.lib import pacemaker
-from pcs_oci.lib.commands.fencing import DEFAULT_AUTH
+from pcs_oci.lib.checks import Rows
+from pcs_oci.lib.checks.cluster import ClusterFacts
 from pcs_oci.lib.errors import PcsOciError
+from pcs_oci.lib.oci_api import AUTH_INSTANCE_PRINCIPAL, instance_policy_hint
+from pcs_oci.lib.runner import CommandRunner
+
+# Device parameters that are fence_oci options (passed to the status run).
+AGENT_OPTIONS = OCI_OPTIONS
+# The agent's worst case for one status: authentication and one call, each
+# within the OCI layer's retry budget (20 s), plus the interpreter.
+STATUS_TIMEOUT = 60.0
 
 
 class Target(NamedTuple):
@@ -20,17 +30,25 @@ class Target(NamedTuple):
     plug: str
 
 
-class StatusCheck(NamedTuple):
-    status: str  # PASS, WARN, FAIL or SKIP, as verify shows them
-    detail: str
-    fix: str = ""
+class TargetStatus(NamedTuple):
+    target: Target
+    # The agent's exit status: 0 on, 2 off, anything else failed; None when
+    # it could not run at all.
+    returncode: Optional[int]
+    # Why it failed, from the agent's error lines.
+    reason: str
+    # The device's auth, for the policy hint.
+    auth: str
 
 
-# Device parameters that are fence_oci options (passed to the status run).
-AGENT_OPTIONS = OCI_OPTIONS
-# The agent's worst case for one status: authentication and one call, each
-# within the OCI layer's retry budget (20 s), plus the interpreter.
-STATUS_TIMEOUT = 60.0
+class FenceFacts(NamedTuple):
+    # The fence_oci targets; None when the CIB was not read.
+    targets: Optional[List[Target]]
+    installed: bool = False
+    statuses: List[TargetStatus] = []
+
+
+# ---------------------------------------------------------------- reading
 
 
 def targets(primitives: Dict[str, pacemaker.Primitive]) -> List[Target]:
@@ -82,53 +100,100 @@ def _reason(stderr: str) -> str:
     return "; ".join(lines[:2]) or reports.first_line(stderr) or "no reason given"
 
 
-def check_status(
-    runner: Any, primitives: Dict[str, pacemaker.Primitive], compartment: str = ""
-) -> StatusCheck:
+def read_status(
+    runner: CommandRunner, primitives: Optional[Dict[str, pacemaker.Primitive]]
+) -> FenceFacts:
     """A `status` of every fence_oci target through the installed agent."""
+    if primitives is None:
+        return FenceFacts(None)
     found = targets(primitives)
-    if not found:
-        return StatusCheck(
-            "SKIP", "no {} device (`pcs-oci configure --fencing`)".format(settings.FENCE_AGENT_TYPE)
-        )
-    if not pacemaker.fence_agent_installed():
-        return StatusCheck(
-            "FAIL",
-            "{} is not installed on this node".format(settings.FENCE_AGENT),
-            "yum install pcs-oci (on every node)",
-        )
-    ok, off, failed = [], [], []
-    denied_auth = ""
+    if not found or not pacemaker.fence_agent_installed():
+        return FenceFacts(found)
+    statuses = []
     for target in found:
         device = primitives[target.device]
+        auth = device.params.get("auth") or AUTH_INSTANCE_PRINCIPAL
         try:
             result = runner.run(status_argv(device, target.plug), timeout=STATUS_TIMEOUT)
         except PcsOciError as e:
-            failed.append("{}: {}".format(target.node, e.reports[0].message))
+            statuses.append(TargetStatus(target, None, e.reports[0].message, auth))
+            continue
+        reason = _reason(result.stderr) if result.returncode not in (0, 2) else ""
+        statuses.append(TargetStatus(target, result.returncode, reason, auth))
+    return FenceFacts(found, True, statuses)
+
+
+# ---------------------------------------------------------------- checks
+
+
+def check_fencing(cluster: ClusterFacts) -> Rows:
+    if cluster.status is None:
+        return [skip(FENCING, cluster.why_not)]
+    devices = [r for r in cluster.status.resources.values() if r.agent.startswith("stonith:")]
+    if cluster.status.stonith_enabled and devices:
+        return [row(FENCING, PASS, ", ".join(r.id for r in devices))]
+    return [
+        row(
+            FENCING,
+            WARN,
+            "stonith-enabled={} with {} device(s): after a network partition both nodes may "
+            "start the VIP; OCI gives the private IP to the last mover, so clients may "
+            "reach a node the cluster lost".format(
+                str(cluster.status.stonith_enabled).lower(), len(devices)
+            ),
+            "configure a fence device for every node and `pcs property set stonith-enabled=true`",
+        )
+    ]
+
+
+def check_fence_agent(fence: FenceFacts, compartment: str = "") -> Rows:
+    if fence.targets is None:
+        return [skip(FENCE_AGENT, "no cluster configuration to read")]
+    if not fence.targets:
+        return [
+            skip(
+                FENCE_AGENT,
+                "no {} device (`pcs-oci configure --fencing`)".format(settings.FENCE_AGENT_TYPE),
+            )
+        ]
+    if not fence.installed:
+        return [
+            row(
+                FENCE_AGENT,
+                FAIL,
+                "{} is not installed on this node".format(settings.FENCE_AGENT),
+                "yum install pcs-oci (on every node)",
+            )
+        ]
+    ok, off, failed = [], [], []
+    denied_auth = ""
+    for status in fence.statuses:
+        target = status.target
+        if status.returncode is None:
+            failed.append("{}: {}".format(target.node, status.reason))
             continue
         what = "{} ({})".format(target.node, target.plug)
-        if result.returncode == 0:
+        if status.returncode == 0:
             ok.append("{} ON".format(what))
-        elif result.returncode == 2:
+        elif status.returncode == 2:
             off.append("{} OFF".format(what))
         else:
-            reason = _reason(result.stderr)
-            failed.append("{}: {}".format(what, reason))
-            if re.search(r"NotAuthorized|HTTP 403|use instances in compartment", reason):
-                denied_auth = device.params.get("auth") or DEFAULT_AUTH
+            failed.append("{}: {}".format(what, status.reason))
+            if re.search(r"NotAuthorized|HTTP 403|use instances in compartment", status.reason):
+                denied_auth = status.auth
     if failed:
         fix = "check the devices' OCI settings (`pcs stonith config`) and the API's reachability"
         if denied_auth:
-            from pcs_oci.lib.oci_api import instance_policy_hint
-
             fix = instance_policy_hint(denied_auth, compartment)
-        return StatusCheck("FAIL", "; ".join(failed + ok + off), fix)
+        return [row(FENCE_AGENT, FAIL, "; ".join(failed + ok + off), fix)]
     if off:
-        return StatusCheck(
-            "WARN",
-            "; ".join(off + ok) + ": powered off in OCI",
-            "start the instance (`{} -o on -n PLUG` or the console) and the cluster on it".format(
-                settings.FENCE_AGENT_NAME
-            ),
-        )
-    return StatusCheck("PASS", "; ".join(ok))
+        return [
+            row(
+                FENCE_AGENT,
+                WARN,
+                "; ".join(off + ok) + ": powered off in OCI",
+                "start the instance (`{} -o on -n PLUG` or the console) and the cluster on "
+                "it".format(settings.FENCE_AGENT_NAME),
+            )
+        ]
+    return [row(FENCE_AGENT, PASS, "; ".join(ok))]
