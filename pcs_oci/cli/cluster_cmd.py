@@ -3,6 +3,7 @@
 import argparse
 from typing import List
 
+from pcs_oci.cli import plan_output
 from pcs_oci.common import exit_codes
 from pcs_oci.lib.commands import configure as configure_lib
 from pcs_oci.lib.env import Env
@@ -16,34 +17,7 @@ def configure(env: Env, args: argparse.Namespace) -> int:
         fencing=getattr(args, "fencing", False),
     )
     offline_note(env, result.skipped)
-    if args.dry_run:
-        steps = result.steps
-        if not steps:
-            print("# nothing to do: the cluster matches {}".format(env.config_path))
-        for step in steps:
-            print("# {}".format(step.description))
-            print(step.command)
-        return exit_codes.OK
-    for plan in result.vips:
-        if plan.action == "unchanged":
-            print("{}: unchanged".format(plan.name))
-        elif plan.action == "create":
-            print("{}: created".format(plan.name))
-        else:
-            print("{}: updated ({})".format(plan.name, "; ".join(plan.changes)))
-    for step in result.extra_steps:
-        print("done: {}".format(step.description))
-    if result.defaults_action == "unchanged":
-        print("cluster-wide default resource-stickiness: unchanged")
-    for plan in result.fencing:
-        if plan.action == "unchanged":
-            print("{}: unchanged".format(plan.name))
-        elif plan.action == "create":
-            print("{}: created".format(plan.name))
-        elif plan.action == "set":
-            print("{}: set".format(plan.name))
-        else:
-            print("{}: updated ({})".format(plan.name, "; ".join(plan.changes)))
+    plan_output.print_plan(result, env.config_path)
     return exit_codes.OK
 
 
@@ -65,7 +39,7 @@ def unconfigure(env: Env, args: argparse.Namespace) -> int:
     steps = configure_lib.unconfigure(env, args.names, dry_run=args.dry_run)
     offline_note(env, cib_file.UNCONFIGURE_SKIPS)
     for step in steps:
-        print(step.command if args.dry_run else "{}: deleted".format(step.vip))
+        print(step.command if args.dry_run else "{}: deleted".format(step.target))
     return exit_codes.OK
 
 

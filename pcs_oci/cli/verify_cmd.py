@@ -4,6 +4,7 @@ import argparse
 
 from pcs_oci.cli import output
 from pcs_oci.common import exit_codes
+from pcs_oci.common.checks import PASS
 from pcs_oci.lib.commands.verify import verify as verify_lib
 from pcs_oci.lib.env import Env
 
@@ -15,7 +16,7 @@ def verify(env: Env, args: argparse.Namespace) -> int:
     else:
         for check in result.checks:
             print("{:<4}  {}: {}".format(check.status, check.title, check.detail))
-            if check.fix and check.status != "PASS":
+            if check.fix and check.status != PASS:
                 print("      fix: {}".format(check.fix))
         counts = result.counts()
         print("\n" + ", ".join("{} {}".format(n, s) for s, n in counts.items()))

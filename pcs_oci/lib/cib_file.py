@@ -6,15 +6,13 @@ cluster is skipped, and the output says which checks were.
 """
 
 import xml.etree.ElementTree as ET  # noqa: S405 - the CIB comes from our own cluster tools
-from typing import Any, List, Sequence, TypeVar
+from typing import List, Sequence
 
 from pcs_oci import settings
 from pcs_oci.common import reports
 from pcs_oci.lib import cib, pacemaker
 from pcs_oci.lib.errors import ConfigError
-
-# configure's Step and VipPlan (NamedTuples with argv/undo and steps).
-T = TypeVar("T")
+from pcs_oci.lib.plan import ObjectPlan, Step
 
 CONFIGURE_SKIPS = [
     "the cluster is running on this node (crm_mon)",
@@ -32,18 +30,16 @@ def pcs_argv(argv: Sequence[str], cib_file: str) -> List[str]:
     return args
 
 
-def step(step: T, cib_file: str) -> T:
-    """A configure Step with `-f FILE` in its pcs commands."""
-    done: Any = step
-    return done._replace(
-        argv=pcs_argv(done.argv, cib_file), undo=[pcs_argv(u, cib_file) for u in done.undo]
+def step(step: Step, cib_file: str) -> Step:
+    """A plan's Step with `-f FILE` in its pcs commands."""
+    return step._replace(
+        argv=pcs_argv(step.argv, cib_file), undo=[pcs_argv(u, cib_file) for u in step.undo]
     )
 
 
-def plans(plans: List[T], cib_file: str) -> List[T]:
-    """configure VipPlans with `-f FILE` in their pcs commands."""
-    done: List[Any] = plans
-    return [p._replace(steps=[step(s, cib_file) for s in p.steps]) for p in done]
+def plans(plans: List[ObjectPlan], cib_file: str) -> List[ObjectPlan]:
+    """Object plans with `-f FILE` in their pcs commands."""
+    return [p._replace(steps=[step(s, cib_file) for s in p.steps]) for p in plans]
 
 
 def stonith_enabled(configuration: ET.Element) -> bool:

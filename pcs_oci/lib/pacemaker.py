@@ -231,6 +231,11 @@ def agent_installed() -> bool:
     return os.path.isfile(path) and os.access(path, os.X_OK)
 
 
+def fence_agent_installed() -> bool:
+    path = settings.FENCE_AGENT
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
 def cluster_property(runner: CommandRunner, name: str) -> Optional[str]:
     result = runner.run(
         [settings.CRM_ATTRIBUTE, "--type", "crm_config", "--name", name, "--query", "--quiet"],

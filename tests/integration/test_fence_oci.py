@@ -230,7 +230,8 @@ def test_verify_runs_status_of_every_target_through_the_agent(
     fake_oci: FakeOci, tmp_path: Any, monkeypatch: Any
 ) -> None:
     from pcs_oci import settings
-    from pcs_oci.lib.commands import stonith
+    from pcs_oci.common.checks import Check
+    from pcs_oci.lib.checks import fencing
     from pcs_oci.lib.pacemaker import Primitive
     from pcs_oci.lib.runner import CommandRunner
 
@@ -246,7 +247,13 @@ def test_verify_runs_status_of_every_target_through_the_agent(
         devices["fence_" + node] = Primitive("fence_" + node, "stonith:fence_oci", params, {}, [])
     compartment = str(fake_oci.cloud.world["compartment_id"])
 
-    found = stonith.check_status(CommandRunner(), devices, compartment)
+    def check() -> Check:
+        (found,) = fencing.check_fence_agent(
+            fencing.read_status(CommandRunner(), devices), compartment
+        )
+        return found
+
+    found = check()
     assert found.status == "PASS", found
     assert found.detail == "node1 ({}) ON; node2 ({}) ON".format(
         instance(fake_oci, "node1"), instance(fake_oci, "node2")
@@ -254,13 +261,13 @@ def test_verify_runs_status_of_every_target_through_the_agent(
     assert not fake_oci.calls("InstanceAction")  # status only: nothing is powered
 
     fake_oci.set_instance_state("node2", "STOPPED")
-    found = stonith.check_status(CommandRunner(), devices, compartment)
+    found = check()
     assert found.status == "WARN" and "node2 ({}) OFF".format(instance(fake_oci, "node2")) in (
         found.detail
     )
 
     fake_oci.deny(instance(fake_oci, "node1"), ["GetInstance"])
-    found = stonith.check_status(CommandRunner(), devices, compartment)
+    found = check()
     assert found.status == "FAIL"
     assert "NotAuthorizedOrNotFound" in found.detail and "ERROR" not in found.detail
     assert found.fix.startswith(

@@ -9,8 +9,11 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
+from pcs_oci import settings
+from pcs_oci.cli.main import main
+from pcs_oci.common import checks, exit_codes
 from pcs_oci.lib import pacemaker, rpminfo
-from pcs_oci.lib.commands import stonith
+from pcs_oci.lib.checks import host
 from pcs_oci.lib.commands.verify import verify
 from pcs_oci.lib.env import Env
 from pcs_oci.lib.imds import Imds
@@ -47,7 +50,7 @@ class Setup:
         monkeypatch.setattr(
             rpminfo.RpmInfo, "verify_files", lambda _self, name="pcs-oci": self.file_check
         )
-        monkeypatch.setattr(stonith, "agent_installed", lambda: True)
+        monkeypatch.setattr(pacemaker, "fence_agent_installed", lambda: True)
         self.doc: Dict[str, Any] = {
             "nodes": [
                 {"hostname": "node1", "vnic_id": fake.node("node1")["vnic_id"]},
@@ -324,3 +327,53 @@ def test_modified_pcs_oci_files_warn(setup: Setup) -> None:
     assert checks["packages"].status == "WARN"
     assert "/usr/lib/ocf/resource.d/oci/IPaddr2" in checks["packages"].detail
     assert "reinstall" in checks["packages"].fix
+
+
+def test_rows_come_in_the_documented_order(setup: Setup) -> None:
+    setup.fake.add_private_ip("10.0.0.200", "node1")
+    ids = [k for k in setup.run() if k != "_ok"]
+    assert ids == list(checks.TITLES)
+
+
+def test_missing_cluster_tools_give_skip_rows_not_an_abort(
+    setup: Setup, tmp_path: Any, monkeypatch: Any, capsys: Any
+) -> None:
+    """No Pacemaker, corosync or firewall-cmd on this node: the real runner
+    finds none of them, and verify still lists every check: SKIP rows that
+    say why, not an abort with exit 5 (CLUSTER)."""
+    missing = tmp_path / "not-installed"
+    for name in (
+        "PCS",
+        "CRM_MON",
+        "CRM_NODE",
+        "CIBADMIN",
+        "CRM_ATTRIBUTE",
+        "COROSYNC_CMAPCTL",
+        "FIREWALL_CMD",
+        "FENCE_AGENT",
+    ):
+        monkeypatch.setattr(settings, name, str(missing / name.lower()))
+    monkeypatch.setattr(host, "_process_running", lambda name: name == "firewalld")
+    path = tmp_path / "pcs-oci.json"
+    path.write_text(json.dumps(setup.doc))
+    monkeypatch.setenv("OCI_METADATA_BASE_URL", setup.fake.imds_base("node1"))
+
+    rc = main(["-c", str(path), "verify", "--json"])
+
+    out = capsys.readouterr()
+    # Nothing FAILs here: the agent and the packages are there (see Setup).
+    assert rc == exit_codes.OK, out.err
+    rows = {c["id"]: c for c in json.loads(out.out)["checks"]}
+    assert list(rows) == list(checks.TITLES)
+    crm_node = rows["node_in_config"]
+    assert crm_node["status"] == "SKIP"
+    assert crm_node["detail"].startswith("cannot tell this node's name: ")
+    assert str(missing / "crm_node") + " is not installed" in crm_node["detail"]
+    for id in ("cluster_nodes", "nodes_online", "resources", "fencing", "quorum"):
+        assert rows[id]["status"] == "SKIP", rows[id]
+        assert "crm_mon is not installed" in rows[id]["detail"], rows[id]
+    assert rows["fence_agent"]["status"] == "SKIP"
+    assert rows["firewall"]["status"] == "SKIP"
+    assert "firewall_cmd is not installed" in rows["firewall"]["detail"]
+    # What needs no cluster tool still ran.
+    assert rows["imds"]["status"] == "PASS" and rows["oci_auth"]["status"] == "PASS"

@@ -306,7 +306,7 @@ def test_04_set_defaults_sets_the_cluster_default_once(ol: OciLab) -> None:
     out = cli(ol, config, "configure", "--set-defaults").stdout
     assert out.splitlines() == [
         "vip: unchanged",
-        "done: set the cluster-wide default resource-stickiness=100",
+        "cluster-wide default resource-stickiness: set",
     ]
     assert pcs_calls(ol) == [
         ["--version"],

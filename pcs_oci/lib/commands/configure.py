@@ -10,7 +10,6 @@ which step, what was applied and how to finish or roll back.
 
 import math
 import re
-import shlex
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from pcs_oci import settings
@@ -20,11 +19,12 @@ from pcs_oci.common.agent_params import (
     OCI_PARAMETER_NAMES,
     OCI_PARAMETERS,
 )
-from pcs_oci.lib import cib_file, pacemaker, vip_group
+from pcs_oci.lib import cib_file, pacemaker, plan, vip_group
+from pcs_oci.lib.commands import fencing as fencing_lib
 from pcs_oci.lib.config import Config, Vip
 from pcs_oci.lib.env import Env
-from pcs_oci.lib.errors import ClusterError, PcsOciError
-from pcs_oci.lib.runner import Result
+from pcs_oci.lib.errors import PcsOciError
+from pcs_oci.lib.plan import ClusterPlan, ObjectPlan, Step, name_values, param_changes
 
 # Parameters configure owns; any other IPaddr2 parameter an admin set by hand
 # (arp_count, iflabel ...) is left alone.
@@ -33,42 +33,6 @@ PARAM_DEFAULTS = {p.name: p.default for p in OCI_PARAMETERS}
 STOP_TIMEOUT = "20s"
 MONITOR_TIMEOUT = "20s"
 MONITOR_API_TIMEOUT = "40s"
-
-
-class Step(NamedTuple):
-    vip: str
-    description: str
-    argv: List[str]
-    # Commands that undo this step, for the rollback advice.
-    undo: List[List[str]]
-
-    @property
-    def command(self) -> str:
-        return " ".join(shlex.quote(a) for a in self.argv)
-
-
-class VipPlan(NamedTuple):
-    name: str
-    action: str  # "create", "update" or "unchanged"
-    changes: List[str]
-    steps: List[Step]
-
-
-class ConfigureResult(NamedTuple):
-    vips: List[VipPlan]
-    extra_steps: List[Step]
-    applied: bool
-    # --set-defaults: "set", "unchanged", or "" when not asked for.
-    defaults_action: str = ""
-    # --fencing: the fence_oci devices, then stonith-enabled (stonith.py).
-    fencing: List["VipPlan"] = []
-    # -f CIB_FILE: the live-cluster checks that were skipped.
-    skipped: List[str] = []
-
-    @property
-    def steps(self) -> List[Step]:
-        fence_steps = [s for f in self.fencing for s in f.steps]
-        return [s for v in self.vips for s in v.steps] + self.extra_steps + fence_steps
 
 
 # ---------------------------------------------------------------- desired state
@@ -143,10 +107,6 @@ def _op_args(ops: Dict[str, Tuple[str, str]], names: Sequence[str]) -> List[str]
     return args
 
 
-def _kv(values: Dict[str, str]) -> List[str]:
-    return ["{}={}".format(k, v) for k, v in values.items()]
-
-
 def _op_differs(current: Optional[pacemaker.Op], interval: str, timeout: str) -> bool:
     if current is None:
         return True
@@ -158,43 +118,19 @@ def _op_differs(current: Optional[pacemaker.Op], interval: str, timeout: str) ->
 # ---------------------------------------------------------------- planning
 
 
-def param_changes(
-    current: Dict[str, str], wanted: Dict[str, str], managed: Sequence[str]
-) -> Tuple[Dict[str, str], Dict[str, str], List[str]]:
-    """(values to set, their old values for the rollback, human-readable changes).
-
-    A managed parameter that is no longer wanted is unset (set to ""); one
-    that configure does not manage is left as the admin set it.
-    """
-    set_params: Dict[str, str] = {}
-    old_params: Dict[str, str] = {}
-    changes: List[str] = []
-    for key, value in wanted.items():
-        if current.get(key) != value:
-            set_params[key] = value
-            old_params[key] = current.get(key, "")
-            changes.append("{}: {} -> {}".format(key, current.get(key, "(unset)"), value))
-    for key in managed:
-        if key in current and key not in wanted:
-            set_params[key] = ""
-            old_params[key] = current[key]
-            changes.append("{}: {} -> (unset)".format(key, current[key]))
-    return set_params, old_params, changes
-
-
 def plan_vip(
     config: Config,
     vip: Vip,
     existing: Optional[pacemaker.Primitive],
     groups: Optional[Dict[str, List[str]]] = None,
-) -> VipPlan:
+) -> ObjectPlan:
     params = desired_params(config, vip)
     groups = groups or {}
     ops = desired_ops(config, vip)
     stickiness = str(config.resource_stickiness)
     if existing is None:
         argv = [settings.PCS, "resource", "create", vip.name, settings.AGENT_TYPE]
-        argv += _kv(params)
+        argv += name_values(params)
         argv += _op_args(ops, ["monitor", "start", "stop"])
         argv += ["meta", "resource-stickiness=" + stickiness]
         argv += vip_group.create_args(vip, groups)
@@ -204,7 +140,7 @@ def plan_vip(
             argv,
             [[settings.PCS, "resource", "delete", vip.name]],
         )
-        return VipPlan(vip.name, "create", ["new resource"], [step])
+        return ObjectPlan(vip.name, plan.CREATE, ["new resource"], [step])
 
     set_params, old_params, changes = param_changes(existing.params, params, MANAGED_PARAMS)
     changed_ops = [
@@ -226,9 +162,9 @@ def plan_vip(
         )
     steps: List[Step] = []
     if set_params or changed_ops:
-        argv = [settings.PCS, "resource", "update", vip.name] + _kv(set_params)
+        argv = [settings.PCS, "resource", "update", vip.name] + name_values(set_params)
         argv += _op_args(ops, changed_ops)
-        undo_argv = [settings.PCS, "resource", "update", vip.name] + _kv(old_params)
+        undo_argv = [settings.PCS, "resource", "update", vip.name] + name_values(old_params)
         for name in changed_ops:
             current = existing.op(name)
             if current is not None:
@@ -251,7 +187,7 @@ def plan_vip(
     if move:
         changes.append(move[0])
         steps.append(Step(vip.name, *move))
-    return VipPlan(vip.name, "update" if steps else "unchanged", changes, steps)
+    return ObjectPlan(vip.name, plan.UPDATE if steps else plan.UNCHANGED, changes, steps)
 
 
 def _defaults_argv(value: str, pcs_version: Tuple[int, ...]) -> List[str]:
@@ -260,20 +196,25 @@ def _defaults_argv(value: str, pcs_version: Tuple[int, ...]) -> List[str]:
     return argv + (["update", value] if pcs_version >= (0, 11) else [value])
 
 
-def _defaults_step(
+DEFAULTS_NAME = "cluster-wide default resource-stickiness"
+
+
+def plan_defaults(
     config: Config, pcs_version: Tuple[int, ...], current: Dict[str, str]
-) -> Optional[Step]:
-    """The step setting the cluster-wide stickiness, None when it already has that value."""
+) -> ObjectPlan:
+    """The cluster-wide stickiness, for --set-defaults."""
     wanted = str(config.resource_stickiness)
     old = current.get("resource-stickiness")
     if old == wanted:
-        return None
+        return ObjectPlan(DEFAULTS_NAME, plan.UNCHANGED, [], [])
     value = "resource-stickiness=" + wanted
     # An empty value removes the default again.
     undo = _defaults_argv("resource-stickiness=" + (old or ""), pcs_version)
-    return Step(
+    step = Step(
         "", "set the cluster-wide default " + value, _defaults_argv(value, pcs_version), [undo]
     )
+    change = "resource-stickiness: {} -> {}".format(old or "(unset)", wanted)
+    return ObjectPlan(DEFAULTS_NAME, plan.SET, [change], [step])
 
 
 class _Cluster(NamedTuple):
@@ -359,80 +300,37 @@ def _preflight(env: Env, config: Config) -> _Cluster:
 
 def configure(
     env: Env, dry_run: bool = False, set_defaults: bool = False, fencing: bool = False
-) -> ConfigureResult:
+) -> ClusterPlan:
     config = env.load_config()
     cluster = _preflight(env, config)
-    fence_plans: List[VipPlan] = []
+    fence_plans: List[ObjectPlan] = []
     if fencing:
-        from pcs_oci.lib.commands import stonith
-
-        problems = stonith.check(config, cluster.primitives, cluster.element_ids)
+        problems = fencing_lib.preflight(config, cluster.primitives, cluster.element_ids)
         if problems:
             raise PcsOciError(*problems, exit_code=exit_codes.PRECONDITION)
-        fence_plans = stonith.plan(config, cluster.primitives, cluster.stonith_enabled)
+        fence_plans = fencing_lib.plan_devices(config, cluster.primitives, cluster.stonith_enabled)
     plans = [
         plan_vip(config, vip, cluster.primitives.get(vip.name), cluster.groups)
         for vip in config.vips
     ]
-    extra: List[Step] = []
-    defaults_action = ""
+    defaults = None
     if set_defaults:
-        step = _defaults_step(config, cluster.pcs_version, cluster.resource_defaults)
-        extra = [step] if step else []
-        defaults_action = "set" if step else "unchanged"
+        defaults = plan_defaults(config, cluster.pcs_version, cluster.resource_defaults)
     if env.cib_file:
-        plans, fence_plans = (
-            cib_file.plans(plans, env.cib_file),
-            cib_file.plans(fence_plans, env.cib_file),
-        )
-        extra = [cib_file.step(s, env.cib_file) for s in extra]
-    result = ConfigureResult(
+        plans = cib_file.plans(plans, env.cib_file)
+        fence_plans = cib_file.plans(fence_plans, env.cib_file)
+        if defaults:
+            defaults = cib_file.plans([defaults], env.cib_file)[0]
+    result = ClusterPlan(
         plans,
-        extra,
         applied=not dry_run,
-        defaults_action=defaults_action,
+        defaults=defaults,
         fencing=fence_plans,
         skipped=cluster.skipped,
     )
     if not dry_run:
-        _apply(env, result.steps)
+        plan.apply(env.runner, result.steps)
     return result
-
-
-def _apply(env: Env, steps: List[Step]) -> None:
-    done: List[Step] = []
-    for index, step in enumerate(steps, 1):
-        outcome = env.runner.run(step.argv, timeout=120)
-        if not outcome.ok:
-            applied = "; ".join(s.description for s in done) or "nothing"
-            undo = [" ".join(shlex.quote(a) for a in u) for s in reversed(done) for u in s.undo]
-            hint = "fix the cause and run `pcs-oci configure` again: it does only what is left"
-            if undo:
-                hint += "; or roll back with: " + " && ".join(undo)
-            raise ClusterError(
-                reports.item(
-                    reports.CONFIGURE_STEP_FAILED,
-                    "step {}/{} ({}) failed: {}; already applied: {}".format(
-                        index, len(steps), step.description, pcs_error(outcome), applied
-                    ),
-                    hint,
-                )
-            )
-        done.append(step)
-
-
-def pcs_error(outcome: Result) -> str:
-    """The line of a failed pcs run that says why (pcs prints warnings first)."""
-    lines = [line.strip() for line in outcome.stderr.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("Error:") and line != _PCS_TRAILER]
-    return (
-        (errors or lines or [""])[0]
-        or reports.first_line(outcome.stdout)
-        or "exit {}".format(outcome.returncode)
-    )
-
-
-_PCS_TRAILER = "Error: Errors have occurred, therefore pcs is unable to continue"
 
 
 def unconfigure(env: Env, names: Sequence[str], dry_run: bool = False) -> List[Step]:
@@ -469,5 +367,5 @@ def unconfigure(env: Env, names: Sequence[str], dry_run: bool = False) -> List[S
     if env.cib_file:
         steps = [cib_file.step(s, env.cib_file) for s in steps]
     if not dry_run:
-        _apply(env, steps)
+        plan.apply(env.runner, steps)
     return steps

@@ -67,10 +67,15 @@ def policy_hint(auth: str, compartment: str = "", operation: str = "") -> str:
     """The IAM policy the principal needs for an operation (the VIP's by default)."""
     if operation in INSTANCE_OPERATIONS:
         return instance_policy_hint(auth, compartment)
+    return "check the {} and policy: {}".format(_kind(auth), vip_policy(auth, compartment))
+
+
+def vip_policy(auth: str = params.AUTH_INSTANCE_PRINCIPAL, compartment: str = "") -> str:
+    """The policy statements the VIP's principal needs: use its private IPs and VNICs."""
     return (
-        "check the {kind} and policy: allow {who} to use private-ips in compartment {c};"
+        "allow {who} to use private-ips in compartment {c};"
         " allow {who} to use vnics in compartment {c}"
-    ).format(kind=_kind(auth), who=_principal(auth), c=compartment or "<compartment>")
+    ).format(who=_principal(auth), c=compartment or "<compartment>")
 
 
 def instance_policy_hint(auth: str, compartment: str = "") -> str:

@@ -210,7 +210,8 @@ def test_set_defaults_already_at_the_value_runs_nothing(env_for: Any, version: s
     )
     result = configure.configure(env, set_defaults=True)
     env.runner.assert_all_called()
-    assert (result.steps, result.defaults_action) == ([], "unchanged")
+    assert result.defaults is not None
+    assert (result.steps, result.defaults.action) == ([], "unchanged")
 
 
 @pytest.mark.parametrize(
@@ -227,7 +228,11 @@ def test_set_defaults_undo_restores_the_old_default(
     (step,) = result.steps
     assert step.argv == [PCS, "resource"] + update + ["resource-stickiness=100"]
     assert step.undo == [[PCS, "resource"] + update + ["resource-stickiness=7"]]
-    assert result.defaults_action == "set"
+    assert result.defaults is not None
+    assert (result.defaults.action, result.defaults.changes) == (
+        "set",
+        ["resource-stickiness: 7 -> 100"],
+    )
     # No default before: the undo removes it again (an empty value).
     env = env_for(preflight(version=version, primitives=CURRENT))
     (step,) = configure.configure(env, dry_run=True, set_defaults=True).steps

@@ -11,7 +11,8 @@ from pcs_oci.cli import cluster_cmd
 from pcs_oci.common import exit_codes, reports
 from pcs_oci.lib import config as config_lib
 from pcs_oci.lib import pacemaker
-from pcs_oci.lib.commands import configure, stonith
+from pcs_oci.lib.checks import fencing as fencing_checks
+from pcs_oci.lib.commands import configure
 from pcs_oci.lib.env import Env
 from pcs_oci.lib.errors import PcsOciError
 from tests.tools.fake_runner import (
@@ -100,7 +101,7 @@ def preflight(
 @pytest.fixture
 def env_for(tmp_path: Any, monkeypatch: Any) -> Any:
     monkeypatch.setattr(pacemaker, "agent_installed", lambda: True)
-    monkeypatch.setattr(stonith, "agent_installed", lambda: True)
+    monkeypatch.setattr(pacemaker, "fence_agent_installed", lambda: True)
 
     def make(calls: List[Call], **changes: Any) -> Env:
         doc = dict(CONFIG, **changes)
@@ -228,7 +229,7 @@ def test_missing_instance_ids_stop_before_any_change(env_for: Any) -> None:
 def test_fence_agent_missing_and_foreign_device_stop_before_any_change(
     env_for: Any, monkeypatch: Any
 ) -> None:
-    monkeypatch.setattr(stonith, "agent_installed", lambda: False)
+    monkeypatch.setattr(pacemaker, "fence_agent_installed", lambda: False)
     foreign = device("fence_node1", {"pcmk_host_list": "node1"}, agent=("stonith", "", "fence_lab"))
     env = env_for(preflight([foreign]))
     with pytest.raises(PcsOciError) as e:
@@ -296,12 +297,12 @@ def test_verify_targets_and_the_status_command_line() -> None:
             )
         )
     )
-    assert stonith.targets(devices) == [
-        stonith.Target("fence_both", "node1", I1),
-        stonith.Target("fence_both", "node2", I2),
-        stonith.Target("fence_node1", "node1", I1),
+    assert fencing_checks.targets(devices) == [
+        fencing_checks.Target("fence_both", "node1", I1),
+        fencing_checks.Target("fence_both", "node2", I2),
+        fencing_checks.Target("fence_node1", "node1", I1),
     ]
-    assert stonith.status_argv(devices["fence_both"], I2) == [
+    assert fencing_checks.status_argv(devices["fence_both"], I2) == [
         "/usr/sbin/fence_oci",
         "--action=status",
         "--plug=" + I2,
@@ -315,8 +316,8 @@ def test_verify_reason_is_the_agents_error_lines_without_time_stamps() -> None:
         "OCI GetInstance failed: NotAuthorizedOrNotFound (HTTP 404, opc-request-id A)\n"
         "2026-11-25 17:39:01,124 ERROR: Please use '-h' for usage\n"
     )
-    assert stonith._reason(stderr) == (
+    assert fencing_checks._reason(stderr) == (
         "Failed: cannot read the state of instance X: OCI GetInstance failed: "
         "NotAuthorizedOrNotFound (HTTP 404, opc-request-id A)"
     )
-    assert stonith._reason("python: not found\n") == "python: not found"
+    assert fencing_checks._reason("python: not found\n") == "python: not found"
