@@ -204,15 +204,30 @@ def _nvpairs(element: ET.Element, tag: str) -> Dict[str, str]:
 NODE_NAME_TIMEOUT = 10.0
 
 
+def node_name(runner: CommandRunner) -> str:
+    """This node's name as Pacemaker knows it (`crm_node -n`); a ClusterError
+    saying why when the tool is missing, fails or hangs."""
+    result = runner.run([settings.CRM_NODE, "-n"], timeout=NODE_NAME_TIMEOUT)
+    name = result.stdout.strip()
+    if not (result.ok and name):
+        raise ClusterError(
+            reports.item(
+                reports.COMMAND_FAILED,
+                "crm_node -n failed: {}".format(
+                    reports.first_line(result.stderr) or "exit {}".format(result.returncode)
+                ),
+            )
+        )
+    return name
+
+
 def pacemaker_node_name(runner: CommandRunner) -> Optional[str]:
-    """This node's name as Pacemaker knows it (`crm_node -n`); None when the
-    tool is missing, fails or hangs (discover runs before the cluster exists)."""
+    """node_name(), or None where it cannot be told (discover runs before the
+    cluster exists)."""
     try:
-        result = runner.run([settings.CRM_NODE, "-n"], timeout=NODE_NAME_TIMEOUT)
+        return node_name(runner)
     except ClusterError:
         return None
-    name = result.stdout.strip()
-    return name if result.ok and name else None
 
 
 def local_node_name(runner: CommandRunner) -> str:

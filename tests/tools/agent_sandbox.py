@@ -407,7 +407,11 @@ def run_forked(
             proc.join()
         seconds = time.monotonic() - start
         rc = proc.exitcode if proc.exitcode is not None else -1
-        proc.close()
+        # close() sets _popen to None before it leaves multiprocessing's
+        # _children; another thread's start() that walks _children in between
+        # dies on None.poll(), so close under the lock that start takes.
+        with _start_lock:
+            proc.close()
         try:
             with open(out + ".rc") as f:
                 rc = int(f.read())

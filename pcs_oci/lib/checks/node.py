@@ -62,9 +62,9 @@ def read_config(env: Env) -> ConfigFacts:
 
 def read_node_name(runner: CommandRunner) -> NodeName:
     try:
-        return NodeName(pacemaker.local_node_name(runner))
+        return NodeName(pacemaker.node_name(runner))
     except PcsOciError as e:
-        # crm_node is not installed (or hangs): no Pacemaker on this node.
+        # crm_node is missing, fails or hangs: Pacemaker cannot name this node.
         return NodeName(None, error_text(e, 1))
 
 
