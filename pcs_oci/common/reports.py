@@ -76,6 +76,11 @@ AGENT_NOT_INSTALLED = "AGENT_NOT_INSTALLED"
 RESOURCE_NOT_FOUND = "RESOURCE_NOT_FOUND"
 RESOURCE_NOT_OURS = "RESOURCE_NOT_OURS"
 CONFIGURE_STEP_FAILED = "CONFIGURE_STEP_FAILED"
+# drill: the cluster is not healthy enough to rehearse a failover; a failover
+# did not complete; the drill was interrupted (its constraint cleaned up).
+DRILL_NOT_SAFE = "DRILL_NOT_SAFE"
+DRILL_FAILED = "DRILL_FAILED"
+DRILL_INTERRUPTED = "DRILL_INTERRUPTED"
 
 
 def item(code: str, message: str, hint: str = "", where: str = "") -> ReportItem:
