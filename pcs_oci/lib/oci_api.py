@@ -350,7 +350,7 @@ def _policy_hint(auth: str, compartment: str, operation: str = "") -> str:
     kind = "dynamic group" if auth == AUTH_INSTANCE_PRINCIPAL else "group"
     return (
         "check the {kind} and policy: allow {who} to use private-ips in compartment {c};"
-        " allow {who} to use vnics in compartment {c}"
+        " allow {who} to use vnics in compartment {c}; `pcs-oci policy` prints them all"
     ).format(kind=kind, who=who, c=where)
 
 
@@ -359,7 +359,8 @@ def instance_policy_hint(auth: str, compartment: str = "") -> str:
     who = "dynamic-group <group>" if auth == AUTH_INSTANCE_PRINCIPAL else "group <group>"
     return (
         "check the {kind} and policy: allow {who} to use instances in compartment {c}"
-        " (or: allow {who} to manage instance-family in compartment {c})"
+        " (or: allow {who} to manage instance-family in compartment {c});"
+        " `pcs-oci policy --fencing` prints them all"
     ).format(
         kind="dynamic group" if auth == AUTH_INSTANCE_PRINCIPAL else "group",
         who=who,

@@ -19,7 +19,8 @@ from pcs_oci.lib.errors import PcsOciError
 PASS, WARN, FAIL, SKIP = "PASS", "WARN", "FAIL", "SKIP"
 POLICY = (
     "allow dynamic-group <group> to use private-ips in compartment <compartment>; "
-    "allow dynamic-group <group> to use vnics in compartment <compartment>"
+    "allow dynamic-group <group> to use vnics in compartment <compartment> "
+    "(`pcs-oci policy` prints every statement for this cluster)"
 )
 
 
