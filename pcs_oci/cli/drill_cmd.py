@@ -59,7 +59,8 @@ def drill(env: Env, args: argparse.Namespace) -> int:
         if reports.DRILL_INTERRUPTED not in e.codes or signals.received is None:
             raise
         first, rest = e.reports[0], e.reports[1:]
-        print("Error: {} by {}".format(first.render(), signals.name()), file=sys.stderr)
+        hint = " ({})".format(first.hint) if first.hint else ""
+        print("Error: {} by {}{}".format(first.message, signals.name(), hint), file=sys.stderr)
         output.print_errors(rest)
         return signals.exit_code()
     if args.json:

@@ -72,7 +72,8 @@ class WatchResult(NamedTuple):
 class FailoverWatch:
     def __init__(
         self,
-        env: Any,
+        runner: Any,
+        local_addresses: Callable[[], List[Any]],
         move: Move,
         api: Any,
         subnet_id: str,
@@ -80,7 +81,8 @@ class FailoverWatch:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        self.env = env
+        self.runner = runner
+        self.local_addresses = local_addresses
         self.move = move
         self.api = api
         self.subnet_id = subnet_id
@@ -139,7 +141,7 @@ class FailoverWatch:
 
     def _pacemaker(self) -> None:
         m = self.move
-        cluster = pacemaker.cluster_status(self.env.runner)
+        cluster = pacemaker.cluster_status(self.runner)
         rsc = cluster.resources.get(m.rsc)
         active = rsc.active_on if rsc else []
         if m.source not in active:
@@ -158,9 +160,7 @@ class FailoverWatch:
     def _address(self) -> None:
         m = self.move
         if m.target == m.local_node:
-            from pcs_oci.lib.commands.status import local_addresses
-
-            if ipaddress.ip_address(m.ip) in local_addresses(self.env):
+            if ipaddress.ip_address(m.ip) in self.local_addresses():
                 self._mark("address", "ip addr on this node")
         elif "start" in self.seen:
             self._mark(
@@ -194,7 +194,7 @@ class FailoverWatch:
     def _ping(self) -> None:
         argv = [settings.PING, "-n", "-q", "-c", "1", "-W", "1", self.move.ip]
         try:
-            result = self.env.runner.run(argv, timeout=10)
+            result = self.runner.run(argv, timeout=10)
         except PcsOciError:
             self._ping_missing = True
             return

@@ -13,6 +13,9 @@ constraint, with `lifetime=`, is `pcs resource move-with-constraint` in
 pcs 0.11 and 0.12, and `pcs resource move` in pcs 0.10.
 """
 
+import calendar
+import re
+import time
 import xml.etree.ElementTree as ET  # noqa: S405 - parses our own cluster tools' output
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
@@ -60,14 +63,61 @@ def clear(runner: CommandRunner, rsc: str, wait: Optional[int] = None) -> None:
     runner.check(clear_argv(rsc, wait), timeout=60 + (wait or 0))
 
 
-def move_constraints(runner: CommandRunner) -> Dict[str, List[str]]:
-    """resource -> ids of the move or ban constraints (cli-prefer-*, cli-ban-*) that pin it."""
+def move_constraints(runner: CommandRunner, now: Optional[float] = None) -> Dict[str, List[str]]:
+    """resource -> ids of the move or ban constraints (cli-prefer-*, cli-ban-*) that pin it.
+
+    A constraint whose lifetime is over pins nothing and is left out (`pcs
+    resource clear --expired` would remove it; the next move replaces it).
+    """
     result = runner.check([settings.CIBADMIN, "--query", "--scope", "constraints"], timeout=30)
+    moment = time.time() if now is None else now
     found: Dict[str, List[str]] = {}
     for c in _parse(result.stdout, "cibadmin").iter("rsc_location"):
-        if c.get("id", "").startswith(MOVE_CONSTRAINT_PREFIXES):
+        if c.get("id", "").startswith(MOVE_CONSTRAINT_PREFIXES) and not _expired(c, moment):
             found.setdefault(c.get("rsc", ""), []).append(c.get("id", ""))
     return found
+
+
+# "2026-12-02 09:23:25Z", "2026-12-02 09:23:25 +00:00": how crm_resource writes
+# a lifetime's end. Anything else counts as not expired (the safe side).
+_END_RE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?"
+    r"\s*(Z|[+-]\d{2}:?\d{2})$"
+)
+
+
+def _end_epoch(text: str) -> Optional[float]:
+    match = _END_RE.match(text.strip())
+    if not match:
+        return None
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    zone = match.group(7)
+    offset = 0
+    if zone != "Z":
+        sign = -1 if zone[0] == "-" else 1
+        digits = zone[1:].replace(":", "")
+        offset = sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+    try:
+        moment = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
+    except (ValueError, OverflowError):
+        return None
+    return float(moment - offset)
+
+
+def _expired(constraint: ET.Element, now: float) -> bool:
+    """Every rule of the constraint ends (date_expression lt END) before now."""
+    rules = constraint.findall("rule")
+    if not rules:
+        return False
+    for rule in rules:
+        ends = [
+            _end_epoch(d.get("end", ""))
+            for d in rule.findall("date_expression")
+            if d.get("operation") == "lt"
+        ]
+        if not ends or any(e is None or e > now for e in ends):
+            return False
+    return True
 
 
 class OpRecord(NamedTuple):

@@ -261,12 +261,40 @@ def test_06_sigkill_leaves_a_constraint_that_expires_by_itself(ol: OciLab, confi
     # VIP stays on its node by stickiness alone, and may move again.
     poll(lambda: score(ol, target) != "INFINITY", timeout=60, what="the pin expired")
     assert score(ol, target) == "100"
+    # The expired constraint does not stop the next drill either.
+    assert [c["id"] for c in move_constraints(ol)] == ["cli-prefer-vip"]
+    cli(ol, config, "drill", "--dry-run")
     pcs(ol, "resource", "clear", "vip", "--expired")
     assert move_constraints(ol) == []
     assert settled(ol, config) == target
 
 
-def test_07_policy_of_the_lab(ol: OciLab, config: str) -> None:
+def test_07_the_table_of_a_drill_to_a_named_node(ol: OciLab, config: str) -> None:
+    holder = settled(ol, config)
+    target = other(holder)
+    out = cli(ol, config, "drill", "vip", "--to", target).stdout
+    print("\n" + out)
+    lines = out.splitlines()
+    assert lines[0] == "vip ({}): {} -> {}".format(ol.vip, holder, target)
+    assert lines[1].split() == ["PHASE", "AT", "(ms)", "AGENT", "(ms)", "SEEN", "BY"]
+    titles = [
+        "stopped on " + holder,
+        "started on " + target,
+        "address up on " + target,
+        "OCI: on {}'s VNIC".format(target),
+        "answers ping from " + ADMIN,
+    ]
+    for line, title in zip(lines[2:7], titles):
+        assert line.startswith("  " + title + " "), line
+        assert line[len(title) + 2 :].split()[0].isdigit(), line
+    assert lines[7].startswith("  failover: ") and lines[8] == (
+        "  move constraint cleared; vip runs on {}".format(target)
+    )
+    assert move_constraints(ol) == []
+    assert settled(ol, config) == target
+
+
+def test_08_policy_of_the_lab(ol: OciLab, config: str) -> None:
     out = cli(ol, config, "policy").stdout
     blocks = out.split("\n\n")
     instances = [ol.node(n)["instance_id"] for n in ("node1", "node2")]

@@ -338,33 +338,55 @@ def _leg(
     subnet_id: str,
     clocks: _Clocks,
 ) -> Leg:
-    rsc = move.rsc
-    commands = _commands(plan, rsc, move.target)
+    """One move, timed; its constraint is gone when this returns or raises."""
     started_epoch = clocks.wall()
-    t0 = clocks.monotonic()
     try:
-        moves.move(env.runner, plan.verb, rsc, move.target, plan.timeout)
-        request_ms = int(round((clocks.monotonic() - t0) * 1000))
-        watched = FailoverWatch(
-            env, move, api, subnet_id, plan.timeout, clocks.monotonic, clocks.sleep
-        ).watch()
+        return _timed_move(env, plan, move, api, subnet_id, clocks, started_epoch)
     except KeyboardInterrupt:
-        outcome = _cleanup(env, rsc, started_epoch, plan.timeout)
+        outcome = _cleanup(env, move.rsc, started_epoch, plan.timeout)
         raise PcsOciError(
             reports.item(
                 reports.DRILL_INTERRUPTED,
-                "interrupted while moving {} from {} to {}".format(rsc, move.source, move.target),
+                "interrupted while moving {} from {} to {}".format(
+                    move.rsc, move.source, move.target
+                ),
             ),
             outcome,
             exit_code=exit_codes.INTERRUPTED,
         ) from None
     except PcsOciError as e:
-        raise PcsOciError(
-            *e.reports, _cleanup(env, rsc, started_epoch, plan.timeout), exit_code=e.exit_code
-        ) from None
+        outcome = _cleanup(env, move.rsc, started_epoch, plan.timeout)
+        raise PcsOciError(*e.reports, outcome, exit_code=e.exit_code) from None
     except BaseException:
-        _cleanup(env, rsc, started_epoch, plan.timeout)
+        _cleanup(env, move.rsc, started_epoch, plan.timeout)
         raise
+
+
+def _timed_move(
+    env: Env,
+    plan: DrillPlan,
+    move: Move,
+    api: Any,
+    subnet_id: str,
+    clocks: _Clocks,
+    started_epoch: float,
+) -> Leg:
+    from pcs_oci.lib.commands.status import local_addresses
+
+    rsc = move.rsc
+    t0 = clocks.monotonic()
+    moves.move(env.runner, plan.verb, rsc, move.target, plan.timeout)
+    request_ms = int(round((clocks.monotonic() - t0) * 1000))
+    watched = FailoverWatch(
+        env.runner,
+        lambda: local_addresses(env),
+        move,
+        api,
+        subnet_id,
+        plan.timeout,
+        clocks.monotonic,
+        clocks.sleep,
+    ).watch()
     # The normal end: clear, and let the cluster settle, which shows whether
     # the VIP stays on its new node without the constraint.
     try:
@@ -380,7 +402,7 @@ def _leg(
         ip=move.ip,
         source=move.source,
         target=move.target,
-        commands=commands,
+        commands=_commands(plan, rsc, move.target),
         ok=watched.problem is None,
         problem=watched.problem,
         request_ms=request_ms,
@@ -400,7 +422,21 @@ def drill(
     sleep: Callable[[float], None] = time.sleep,
     wall: Callable[[], float] = time.time,
 ) -> DrillResult:
-    clocks = _Clocks(clock, sleep, wall)
+    try:
+        return _drill(env, plan, dry_run, _Clocks(clock, sleep, wall))
+    except KeyboardInterrupt:
+        # Not inside a move (those clear their constraint and say so).
+        raise PcsOciError(
+            reports.item(
+                reports.DRILL_INTERRUPTED,
+                "interrupted outside a move",
+                "no constraint of the drill is in place; `pcs-oci status` shows the VIPs",
+            ),
+            exit_code=exit_codes.INTERRUPTED,
+        ) from None
+
+
+def _drill(env: Env, plan: DrillPlan, dry_run: bool, clocks: _Clocks) -> DrillResult:
     legs: List[Leg] = []
     skipped: List[str] = []
     api = None

@@ -404,3 +404,30 @@ def test_an_error_midway_clears_the_constraint_and_says_so(world: World) -> None
         "clear vip` failed (exit 1): Error: unable to get cib); it expires by itself at "
         "08:02:00 UTC (`pcs resource clear vip` removes it now)"
     )
+
+
+def test_ctrl_c_while_clearing_at_the_end_clears_again(world: World) -> None:
+    calls = healthy() + leg_to_node2()[:4] + [Call(clear()), Call(clear(wait=False))]
+    env = world.env(calls)
+    plan = drill.prepare(env)
+    world.runner.at(move("node2"), world.to_node2)  # type: ignore[union-attr]
+    world.runner.at(clear(), interrupt)  # type: ignore[union-attr]
+    with pytest.raises(PcsOciError) as caught:
+        world.run(env, plan)
+    world.runner.assert_all_called()  # type: ignore[union-attr]
+    assert caught.value.codes == [reports.DRILL_INTERRUPTED] * 2
+    assert caught.value.reports[1].message == "the drill's move constraint on vip was removed"
+
+
+def test_ctrl_c_outside_a_move_says_no_constraint_is_left(world: World) -> None:
+    env = world.env(healthy())
+    plan = drill.prepare(env)
+    world.api.before("get_vnic", interrupt)
+    with pytest.raises(PcsOciError) as caught:
+        world.run(env, plan)
+    world.runner.assert_all_called()  # type: ignore[union-attr]
+    assert caught.value.exit_code == exit_codes.INTERRUPTED
+    assert caught.value.reports[0].render() == (
+        "interrupted outside a move (no constraint of the drill is in place; `pcs-oci status` "
+        "shows the VIPs)"
+    )
