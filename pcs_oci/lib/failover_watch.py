@@ -11,7 +11,8 @@ every POLL_SECONDS, whatever is still unseen is looked at:
 - oci:     the OCI API assigns the private IP to the new node's VNIC (the
            agent moves it before it adds the address);
 - ping:    the VIP answers an ICMP echo from this node, tried once the start
-           is seen (before it, the old node may still answer).
+           is seen (before it, the old node may still answer); when this
+           node is the new holder, that only shows the address is up.
 
 A phase's time is when this node first saw it, so it is late by up to one
 poll; Pacemaker's own run time of the stop and the start (exec-time in the
