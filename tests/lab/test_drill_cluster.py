@@ -246,7 +246,7 @@ def test_06_sigkill_leaves_a_constraint_that_expires_by_itself(ol: OciLab, confi
     holder = settled(ol, config)
     target = other(holder)
     slow_start(ol)
-    with Background(ol, config, "--timeout", "15") as drill:
+    with Background(ol, config, "--timeout", "30") as drill:
         poll(lambda: move_constraints(ol), timeout=60, what="the drill's constraint")
         drill.kill("KILL")
         result = drill.wait()
@@ -259,7 +259,7 @@ def test_06_sigkill_leaves_a_constraint_that_expires_by_itself(ol: OciLab, confi
     assert score(ol, target) == "INFINITY"
     # ... and no more once the lifetime is over, with no one clearing it: the
     # VIP stays on its node by stickiness alone, and may move again.
-    poll(lambda: score(ol, target) != "INFINITY", timeout=60, what="the pin expired")
+    poll(lambda: score(ol, target) != "INFINITY", timeout=90, what="the pin expired")
     assert score(ol, target) == "100"
     # The expired constraint does not stop the next drill either.
     assert [c["id"] for c in move_constraints(ol)] == ["cli-prefer-vip"]
