@@ -34,6 +34,7 @@ EXPECTED_REQUIRES = {
     "python3-jsonschema",
     "python39-oci-sdk",
     "fence-agents-common",
+    "iputils",
 }
 
 
