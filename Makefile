@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 APT_PACKAGES := pacemaker corosync pcs resource-agents pacemaker-cli-utils fence-agents \
 	libxml2-utils rpm rpmlint cpio python3-packaging mandoc groff-base man-db iproute2 \
-	python3-venv time createrepo-c dnf dnf-plugins-core gnupg
+	python3-venv time createrepo-c dnf dnf-plugins-core gnupg iputils-ping
 
 .PHONY: check deps venv agent-venv bench-venv bench-agent lint typecheck vermin test test-unit demo clean install-agent install-fence-agent rpm rpmlint repo completion man
 

@@ -26,6 +26,8 @@ CRM_RESOURCE = "/usr/sbin/crm_resource"
 CIBADMIN = "/usr/sbin/cibadmin"
 CRM_ATTRIBUTE = "/usr/sbin/crm_attribute"
 IP = "/sbin/ip"
+# iputils; `pcs-oci drill` pings the VIP from this node.
+PING = "/usr/bin/ping"
 COROSYNC_CMAPCTL = "/usr/sbin/corosync-cmapctl"
 FIREWALL_CMD = "/usr/bin/firewall-cmd"
 

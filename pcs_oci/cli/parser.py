@@ -23,6 +23,14 @@ def _vip_completer(prefix: str, parsed_args: Any, **_: Any) -> List[str]:
     return [n for n in names if n.startswith(prefix)]
 
 
+def _node_completer(prefix: str, parsed_args: Any, **_: Any) -> List[str]:
+    from pcs_oci.lib.commands.config_cmds import node_names
+    from pcs_oci.lib.config import resolve_path
+
+    names = node_names(resolve_path(getattr(parsed_args, "config", None)))
+    return [n for n in names if n.startswith(prefix)]
+
+
 def _file_completer(prefix: str, suffix: str = ".json", **_: Any) -> List[str]:
     directory = os.path.dirname(prefix) or "."
     try:
@@ -43,6 +51,18 @@ def _file_completer(prefix: str, suffix: str = ".json", **_: Any) -> List[str]:
         elif entry.endswith(suffix):
             found.append(path)
     return found
+
+
+def _drill_seconds(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 10 <= value <= 3600:
+        raise argparse.ArgumentTypeError(
+            "{!r} is not a number of seconds from 10 to 3600".format(text)
+        )
+    return value
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -268,6 +288,69 @@ def _add_status_verb(subparsers: Any) -> None:
     status.add_argument("--no-oci", action="store_true", help="do not call the OCI API")
 
 
+def _add_drill_verb(subparsers: Any) -> None:
+    drill = _verb(
+        subparsers,
+        "drill",
+        "pcs_oci.cli.drill_cmd:drill",
+        "rehearse a failover of each VIP on the live cluster and time every phase",
+        "Refuse unless the cluster is healthy (every node online, quorum, no failed\n"
+        "actions, each VIP agreeing across Pacemaker, this node and OCI), then move\n"
+        "each VIP to another node with a location constraint that expires by itself,\n"
+        "time the stop, the start, the address, OCI and a ping from this node, and\n"
+        "clear the constraint. Ctrl-C or SIGTERM clears it too. Exit 0 when every\n"
+        "failover completed, 3 when refused, 5 when a failover did not complete.",
+    )
+    action = drill.add_argument(
+        "names", nargs="*", metavar="VIP", help="VIP resource name (default: every VIP)"
+    )
+    action.completer = _vip_completer  # type: ignore[attr-defined]
+    action = drill.add_argument(
+        "--to", metavar="NODE", help="move to this node (default: the next online node)"
+    )
+    action.completer = _node_completer  # type: ignore[attr-defined]
+    drill.add_argument("--back", action="store_true", help="then move each VIP back the same way")
+    drill.add_argument(
+        "--dry-run", action="store_true", help="check and print the pcs commands, move nothing"
+    )
+    drill.add_argument("--json", action="store_true", help="print JSON")
+    drill.add_argument(
+        "--timeout",
+        type=_drill_seconds,
+        default=120,
+        metavar="SECONDS",
+        help="the longest a failover may take, and the constraint's lifetime (default 120)",
+    )
+
+
+def _add_policy_verb(subparsers: Any) -> None:
+    policy = _verb(
+        subparsers,
+        "policy",
+        "pcs_oci.cli.policy_cmd:policy",
+        "print the OCI IAM dynamic group rule and policy statements the cluster needs",
+        "Print, ready to paste into the OCI console, the dynamic group's matching\n"
+        "rule (the config's instances, else their compartment) and the least-privilege\n"
+        "policy statements for moving the VIPs (IPv6 ones included) and, when fencing\n"
+        "is configured or asked for, for fence_oci.",
+    )
+    policy.add_argument(
+        "--fencing",
+        action="store_true",
+        help="include fence_oci's statement even if no fence_oci device exists yet",
+    )
+    policy.add_argument(
+        "--group",
+        metavar="NAME",
+        help="the (dynamic) group's name (default: pcs-oci-CLUSTER_NAME)",
+    )
+    policy.add_argument(
+        "--compartment",
+        metavar="OCID",
+        help="the instances' compartment (default: this instance's, from the metadata service)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -292,4 +375,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cluster_verbs(verbs)
     _add_verify_verb(verbs)
     _add_status_verb(verbs)
+    _add_drill_verb(verbs)
+    _add_policy_verb(verbs)
     return parser

@@ -12,7 +12,8 @@ PRECONDITION = 3
 CLOUD = 4
 # A cluster command (pcs, crm_*) failed.
 CLUSTER = 5
-# Interrupted by the user.
+# Interrupted by the user (SIGINT), or terminated (SIGTERM): 128 + the signal.
 INTERRUPTED = 130
+TERMINATED = 143
 # A bug in pcs-oci (EX_SOFTWARE); printed without a traceback unless --debug.
 INTERNAL = 70

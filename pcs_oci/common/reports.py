@@ -101,6 +101,11 @@ VIP_NOT_IN_OCI = "VIP_NOT_IN_OCI"
 VIP_OCI_ELSEWHERE = "VIP_OCI_ELSEWHERE"
 # status --no-oci: OCI's view was not asked for
 OCI_NOT_CHECKED = "OCI_NOT_CHECKED"
+# drill: the cluster is not healthy enough to rehearse a failover; a failover
+# did not complete; the drill was interrupted (its constraint cleaned up).
+DRILL_NOT_SAFE = "DRILL_NOT_SAFE"
+DRILL_FAILED = "DRILL_FAILED"
+DRILL_INTERRUPTED = "DRILL_INTERRUPTED"
 
 
 def item(code: str, message: str, hint: str = "", where: str = "") -> ReportItem:

@@ -54,6 +54,8 @@ def status(configuration: ET.Element) -> pacemaker.ClusterStatus:
         [pacemaker.NodeState(n, True, False) for n in cib.node_names(configuration)],
         {},
         stonith_enabled(configuration),
+        have_quorum=True,
+        failures=[],
     )
 
 

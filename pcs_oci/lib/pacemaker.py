@@ -53,6 +53,9 @@ class ClusterStatus(NamedTuple):
     nodes: List[NodeState]
     resources: Dict[str, ResourceState]
     stonith_enabled: bool
+    have_quorum: bool
+    # crm_mon's failed actions (each <failure>'s attributes).
+    failures: List[Dict[str, str]]
 
 
 def _parse_xml(text: str, what: str) -> ET.Element:
@@ -112,10 +115,13 @@ def cluster_status(runner: CommandRunner) -> ClusterStatus:
         )
     summary = root.find("summary")
     stonith = summary.find("cluster_options") if summary is not None else None
+    quorum = summary.find("current_dc") if summary is not None else None
     return ClusterStatus(
         nodes=nodes,
         resources=resources,
         stonith_enabled=stonith is not None and stonith.get("stonith-enabled") == "true",
+        have_quorum=quorum is not None and quorum.get("with_quorum") == "true",
+        failures=[dict(f.attrib) for f in root.iter("failure")],
     )
 
 

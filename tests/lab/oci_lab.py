@@ -1,7 +1,8 @@
 """A cluster lab wired to fake OCI services: where the agent's cluster tests and `make demo` run.
 
-- one fake Core API + federation endpoint on the lab switch (192.168.77.1:8000),
-  shared by every node, holding the private IPs' state;
+- one fake Core API + federation endpoint on the lab switch (192.168.77.1:8000,
+  or NET.1 of the `net` given, so that labs run side by side), shared by every
+  node, holding the private IPs' state;
 - per node a fake instance metadata service on the node's own 127.0.0.1:8169,
   started inside the node, so it dies with the node like the real one would
   become unreachable;

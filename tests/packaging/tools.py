@@ -23,6 +23,7 @@ COMMON_REQUIRES = {
     "resource-agents",
     "python3-jsonschema",
     "fence-agents-common",
+    "iputils",
 }
 EL_REQUIRES = {
     "": COMMON_REQUIRES | {"python39-oci-sdk"},

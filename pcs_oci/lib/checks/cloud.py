@@ -35,7 +35,9 @@ NO_API = "no API access"
 NO_PRIVATE_IPS = "cannot list private IPs"
 # verify names the statements for a dynamic group whatever the auth: the
 # fix it gives is the setup the docs recommend.
-POLICY = vip_policy(AUTH_INSTANCE_PRINCIPAL)
+POLICY = vip_policy(AUTH_INSTANCE_PRINCIPAL) + (
+    " (`pcs-oci policy` prints every statement for this cluster)"
+)
 
 
 class OtherVnic(NamedTuple):

@@ -127,3 +127,17 @@ def vip_names(path: str) -> List[str]:
         return []
     vips = doc.get("vips") if isinstance(doc, dict) else None
     return [v["name"] for v in vips or [] if isinstance(v, dict) and isinstance(v.get("name"), str)]
+
+
+def node_names(path: str) -> List[str]:
+    """Node host names from a config file, best effort, for shell completion."""
+    try:
+        doc = config_lib.parse(config_lib.read_text(path), path)
+    except PcsOciError:
+        return []
+    nodes = doc.get("nodes") if isinstance(doc, dict) else None
+    return [
+        n["hostname"]
+        for n in nodes or []
+        if isinstance(n, dict) and isinstance(n.get("hostname"), str)
+    ]

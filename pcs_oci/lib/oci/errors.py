@@ -67,7 +67,9 @@ def policy_hint(auth: str, compartment: str = "", operation: str = "") -> str:
     """The IAM policy the principal needs for an operation (the VIP's by default)."""
     if operation in INSTANCE_OPERATIONS:
         return instance_policy_hint(auth, compartment)
-    return "check the {} and policy: {}".format(_kind(auth), vip_policy(auth, compartment))
+    return "check the {} and policy: {}; `pcs-oci policy` prints them all".format(
+        _kind(auth), vip_policy(auth, compartment)
+    )
 
 
 def vip_policy(auth: str = params.AUTH_INSTANCE_PRINCIPAL, compartment: str = "") -> str:
@@ -82,7 +84,8 @@ def instance_policy_hint(auth: str, compartment: str = "") -> str:
     """What fence_oci's principal needs: read and power actions on the instances."""
     return (
         "check the {kind} and policy: allow {who} to use instances in compartment {c}"
-        " (or: allow {who} to manage instance-family in compartment {c})"
+        " (or: allow {who} to manage instance-family in compartment {c});"
+        " `pcs-oci policy --fencing` prints them all"
     ).format(kind=_kind(auth), who=_principal(auth), c=compartment or "<compartment>")
 
 
