@@ -191,12 +191,14 @@ def _vip_problems(vip: Vip, state: Any, pinned: List[str]) -> List[ReportItem]:
         )
     for problem in state.problems:
         problems.append(
-            _refusal("{}: {}".format(name, problem), "`pcs-oci status` and `pcs-oci verify`")
+            _refusal(
+                "{}: {}".format(name, problem.message), "`pcs-oci status` and `pcs-oci verify`"
+            )
         )
     if state.oci_error:
         problems.append(
             _refusal(
-                "{}: OCI's view is unknown: {}".format(name, state.oci_error),
+                "{}: OCI's view is unknown: {}".format(name, state.oci_error.message),
                 "`pcs-oci verify` names the fix",
             )
         )

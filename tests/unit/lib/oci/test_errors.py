@@ -68,7 +68,7 @@ def test_not_authorized_hint_names_the_policy() -> None:
     assert e.reports[0].hint == (
         "check the dynamic group and policy: allow dynamic-group <group> to use private-ips in "
         "compartment ocid1.compartment.x; allow dynamic-group <group> to use vnics in "
-        "compartment ocid1.compartment.x"
+        "compartment ocid1.compartment.x; `pcs-oci policy` prints them all"
     )
     api_key = map_service_error(Err(403, "NotAuthorized"), "GetVnic", auth="api_key")
     assert "allow group <group> to use private-ips in compartment <compartment>" in (
