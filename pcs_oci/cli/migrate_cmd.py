@@ -109,11 +109,12 @@ def migrate(env: Env, args: argparse.Namespace) -> int:
     if patched is not None and patched.patched:
         print(
             "This node's {} is the sed recipe's (the package says it changed; it calls the oci "
-            "CLI on line {}): once every VIP runs on {}, restore it on every node: yum "
-            "reinstall resource-agents".format(
+            "CLI on line {}): once every VIP runs on {}, restore it on every node: "
+            "{}".format(
                 patched.path,
                 ", ".join(str(n) for n, _ in patched.oci_calls),
                 settings.AGENT_TYPE,
+                patched.reinstall,
             )
         )
     if not env.cib_file:

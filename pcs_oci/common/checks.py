@@ -35,6 +35,9 @@ QUORUM = "quorum"
 FENCE_AGENT = "fence_agent"
 PACKAGES = "packages"
 CONFLICTS = "conflicts"
+LEGACY_IPADDR2 = "legacy_ipaddr2"
+LEGACY_OCIVIP = "legacy_ocivip"
+OCI_CLI_AGENTS = "oci_cli_agents"
 FIREWALL = "firewall"
 
 TITLES: Dict[str, str] = {
@@ -58,6 +61,9 @@ TITLES: Dict[str, str] = {
     FENCE_AGENT: "fence_oci reaches every node's instance",
     PACKAGES: "packages installed and intact",
     CONFLICTS: "no other software manages the VIP",
+    LEGACY_IPADDR2: "heartbeat IPaddr2 is the packaged agent (no sed recipe)",
+    LEGACY_OCIVIP: "no ocf:heartbeat:ocivip resource left over",
+    OCI_CLI_AGENTS: "no changed or custom OCF agent calls the oci CLI",
     FIREWALL: "firewall allows the cluster",
 }
 

@@ -58,11 +58,26 @@ class PatchedAgent(NamedTuple):
     modified: bool
     # (line number, line) of each `oci` CLI call in it.
     oci_calls: List[Tuple[int, str]]
+    # The package manager that verified it ("rpm", "dpkg"; "" when none could).
+    manager: str = ""
+    # Why the package could not be verified; "" when it was.
+    error: str = ""
 
     @property
     def patched(self) -> bool:
         """Modified and calling the oci CLI: the sed recipe."""
         return self.modified and bool(self.oci_calls)
+
+    @property
+    def reinstall(self) -> str:
+        """The command that restores the packaged file on this node."""
+        return reinstall_command(self.manager)
+
+
+def reinstall_command(manager: str, package: str = RESOURCE_AGENTS) -> str:
+    if manager == "dpkg":
+        return "apt-get install --reinstall " + package
+    return "yum reinstall " + package
 
 
 def oci_cli_calls(text: str) -> List[Tuple[int, str]]:
@@ -131,11 +146,18 @@ def heartbeat_ipaddr2(
     runner: CommandRunner,
     path: str = settings.HEARTBEAT_IPADDR2,
     read: Callable[[str], Optional[str]] = _read,
+    verify: Optional[PackageVerify] = None,
 ) -> PatchedAgent:
-    """Whether this node's heartbeat IPaddr2 is the sed recipe's."""
-    verify = verify_package(runner)
+    """Whether this node's heartbeat IPaddr2 is the sed recipe's.
+
+    `verify`: the package's verify when the caller already ran it.
+    """
+    if verify is None:
+        verify = verify_package(runner)
     text = read(path) or ""
-    return PatchedAgent(path, path in verify.modified, oci_cli_calls(text))
+    return PatchedAgent(
+        path, path in verify.modified, oci_cli_calls(text), verify.manager, verify.error
+    )
 
 
 def agents_calling_oci(

@@ -30,6 +30,15 @@ CRM_MON = ["/usr/sbin/crm_mon", "--one-shot", "--inactive", "--output-as=xml"]
 CIB = ["/usr/sbin/cibadmin", "--query", "--scope", "configuration"]
 CIB_STATUS = ["/usr/sbin/cibadmin", "--query", "--scope", "status"]
 TWO_NODE = ["/usr/sbin/corosync-cmapctl", "-g", "quorum.two_node"]
+RPM_VERIFY = ["rpm", "-V", "--nodeps", "--noscripts", "resource-agents"]
+DPKG_VERIFY = ["dpkg", "--verify", "resource-agents"]
+NOT_INSTALLED = "{} is not installed (install the package that provides it)"
+# What the sed recipe adds to heartbeat IPaddr2 (tests/tools/sed_recipe.py
+# applies it to the shipped file in tests/unit/lib/test_legacy.py).
+RECIPE_CALL = (
+    "  /usr/bin/oci network vnic assign-private-ip --unassign-if-already-assigned "
+    "--vnic-id $node1vnic --ip-address $vnicip\n"
+)
 
 
 class Setup:
@@ -65,6 +74,18 @@ class Setup:
         self.resource: Optional[str] = None
         self.rsc_defaults: Optional[Dict[str, str]] = None
         self.status_xml = "<status/>"
+        # This node's OCF agents: a scratch tree, as resource-agents installs it.
+        self.ocf = tmp_path / "ocf"
+        self.heartbeat = self.ocf / "resource.d" / "heartbeat"
+        self.heartbeat.mkdir(parents=True)
+        (self.heartbeat / "IPaddr2").write_text("#!/bin/sh\nip -f inet addr add $ip dev $nic\n")
+        (self.heartbeat / "ocivip").write_text(
+            '#!/bin/sh\n"${OCICLI}" network vnic assign-private-ip --vnic-id "$vnic"\n'
+        )
+        monkeypatch.setattr(settings, "OCF_ROOT", str(self.ocf))
+        monkeypatch.setattr(settings, "HEARTBEAT_IPADDR2", str(self.heartbeat / "IPaddr2"))
+        # The package manager's verify of resource-agents: rpm's, intact.
+        self.package_verify = [Call(RPM_VERIFY)]
 
     def runner(self) -> FakeRunner:
         vnic_ids = "node1={},node2={}".format(
@@ -108,14 +129,17 @@ class Setup:
                 else []
             )
             + fence_status
+            + self.package_verify
         )
 
     def run(self) -> Dict[str, Any]:
         path = self.tmp_path / "pcs-oci.json"
         path.write_text(json.dumps(self.doc))
         self.monkeypatch.setenv("OCI_METADATA_BASE_URL", self.fake.imds_base(self.local))
-        env = Env(config_path=str(path), runner=self.runner(), imds=Imds(max_total_seconds=0.5))
+        runner = self.runner()
+        env = Env(config_path=str(path), runner=runner, imds=Imds(max_total_seconds=0.5))
         result = verify(env)
+        runner.assert_all_called()
         checks: Dict[str, Any] = {c.id: c for c in result.checks}
         checks["_ok"] = result.ok
         return checks
@@ -354,6 +378,8 @@ def test_missing_cluster_tools_give_skip_rows_not_an_abort(
     ):
         monkeypatch.setattr(settings, name, str(missing / name.lower()))
     monkeypatch.setattr(host, "_process_running", lambda name: name == "firewalld")
+    # Neither rpm nor dpkg on the PATH.
+    monkeypatch.setenv("PATH", str(missing))
     path = tmp_path / "pcs-oci.json"
     path.write_text(json.dumps(setup.doc))
     monkeypatch.setenv("OCI_METADATA_BASE_URL", setup.fake.imds_base("node1"))
@@ -375,5 +401,19 @@ def test_missing_cluster_tools_give_skip_rows_not_an_abort(
     assert rows["fence_agent"]["status"] == "SKIP"
     assert rows["firewall"]["status"] == "SKIP"
     assert "firewall_cmd is not installed" in rows["firewall"]["detail"]
+    assert rows["legacy_ipaddr2"] == {
+        "id": "legacy_ipaddr2",
+        "title": checks.TITLES["legacy_ipaddr2"],
+        "status": "SKIP",
+        "detail": "cannot verify resource-agents: " + NOT_INSTALLED.format("dpkg"),
+        "fix": "",
+    }
+    assert rows["legacy_ocivip"]["status"] == "SKIP"
+    assert "crm_mon is not installed" in rows["legacy_ocivip"]["detail"]
+    # The scratch tree's ocivip calls the oci CLI, and nothing can say it is the packaged one.
+    assert rows["oci_cli_agents"]["status"] == "SKIP"
+    assert rows["oci_cli_agents"]["detail"].endswith(
+        "cannot tell whether it is the packaged agent: " + NOT_INSTALLED.format("dpkg")
+    )
     # What needs no cluster tool still ran.
     assert rows["imds"]["status"] == "PASS" and rows["oci_auth"]["status"] == "PASS"

@@ -362,7 +362,11 @@ def scripted_cluster(vnic_ids: str, endpoint: str, with_vip: bool = True) -> Any
             return RunResult(argv, 0, "yes\n", "")
         if name == "rpm" and args[:3] == ["-q", "--qf", rpminfo.QUERY_FORMAT]:
             return rpm_query(args[3:])._replace(args=argv)
-        if name == "rpm" and args == ["-V", "--nodeps", "--noscripts", "pcs-oci"]:
+        # pcs-oci's own files, and resource-agents (no sed recipe): intact.
+        if name == "rpm" and args in (
+            ["-V", "--nodeps", "--noscripts", "pcs-oci"],
+            ["-V", "--nodeps", "--noscripts", "resource-agents"],
+        ):
             return RunResult(argv, 0, "", "")
         raise AssertionError("scripted cluster: unexpected command {}".format(argv))
 

@@ -12,7 +12,7 @@ from typing import Any, Dict, List, NamedTuple, Optional
 
 from pcs_oci import settings
 from pcs_oci.common.checks import FAIL, STATUSES, Check
-from pcs_oci.lib.checks import cloud, cluster, fencing, host, node
+from pcs_oci.lib.checks import cloud, cluster, fencing, host, legacy, node
 from pcs_oci.lib.commands.configure import plan_vip
 from pcs_oci.lib.config import Config
 from pcs_oci.lib.env import Env
@@ -53,6 +53,7 @@ def verify(env: Env) -> VerifyResult:
     cib = cluster.read_cib(runner, state, config)
     quorum = cluster.read_quorum(runner, state)
     fence = fencing.read_status(runner, cib.primitives)
+    old_ways = legacy.read_legacy(runner)
     return VerifyResult(
         node.check_config(config_file)
         + node.check_node_in_config(config, name)
@@ -74,6 +75,9 @@ def verify(env: Env) -> VerifyResult:
         + fencing.check_fence_agent(fence, metadata.compartment)
         + host.check_packages(host.read_packages(runner))
         + host.check_conflicts(host.read_conflicts(config))
+        + legacy.check_legacy_ipaddr2(old_ways, cib)
+        + legacy.check_legacy_ocivip(state, cib)
+        + legacy.check_oci_cli_agents(old_ways)
         + host.check_firewall(host.read_firewall(runner))
     )
 
