@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from pcs_oci.lib.oci.api import OciApi
 
 
+# Raised only if a key of `status --json` ever has to change meaning or go;
+# new keys keep it.
+STATUS_JSON_VERSION = 1
+
+
 class VipStatus(NamedTuple):
     name: str
     ip: str
@@ -43,13 +48,27 @@ class VipStatus(NamedTuple):
         return not self.problems
 
     def to_dict(self) -> Dict[str, Any]:
-        return dict(
-            self._asdict(),
-            oci_error=self.oci_error.render() if self.oci_error else None,
-            problems=[p.render() for p in self.problems],
-            problem_codes=[p.code for p in self.problems],
-            agree=self.agree,
-        )
+        """The VIP in `status --json`: every key is documented in pcs-oci(8), STATUS JSON.
+
+        Written out key by key (not _asdict) so that renaming a field here
+        cannot rename a key monitoring systems read; keys are only ever added.
+        """
+        return {
+            "name": self.name,
+            "ip": self.ip,
+            "agree": self.agree,
+            "pacemaker_state": self.pacemaker_state,
+            "pacemaker_nodes": list(self.pacemaker_nodes),
+            "local_node": self.local_node,
+            "local_has_address": self.local_has_address,
+            "oci_checked": self.oci_error is None,
+            "oci_vnic_id": self.oci_vnic_id,
+            "oci_node": self.oci_node,
+            "oci_error": self.oci_error.render() if self.oci_error else None,
+            "oci_error_code": self.oci_error.code if self.oci_error else None,
+            "problems": [p.render() for p in self.problems],
+            "problem_codes": [p.code for p in self.problems],
+        }
 
 
 class StatusDto(NamedTuple):
@@ -62,6 +81,7 @@ class StatusDto(NamedTuple):
 
     def to_dict(self) -> Dict[str, Any]:
         return {
+            "schema_version": STATUS_JSON_VERSION,
             "local_node": self.local_node,
             "agree": self.agree,
             "vips": [v.to_dict() for v in self.vips],
