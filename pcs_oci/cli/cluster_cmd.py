@@ -71,10 +71,21 @@ def status(env: Env, args: argparse.Namespace) -> int:
                     else v.pacemaker_state,
                     "yes" if v.local_has_address else "no",
                     oci,
+                    "{} ({})".format(v.public_ip, (v.public_ip_lifetime or "?").lower())
+                    if v.public_ip
+                    else "-",
                     "yes" if v.agree else "NO",
                 ]
             )
-        header = ["VIP", "IP", "PACEMAKER", "ADDRESS ON " + dto.local_node, "OCI", "AGREE"]
+        header = [
+            "VIP",
+            "IP",
+            "PACEMAKER",
+            "ADDRESS ON " + dto.local_node,
+            "OCI",
+            "PUBLIC IP",
+            "AGREE",
+        ]
         print(output.table(rows, header))
         for v in dto.vips:
             for problem in v.problems:

@@ -12,6 +12,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Set
 
 from tests.fakes.compute import ComputeOps, Listener
 from tests.fakes.netops import NetworkOps
+from tests.fakes.publicips import PublicIpOps
 from tests.fakes.store import Resource, Store
 from tests.fakes.world import World
 
@@ -35,6 +36,7 @@ OPS = (
     "CreateIpv6",
     "UpdateIpv6",
     "DeleteIpv6",
+    "GetPublicIpByPrivateIpId",
     "Federation",
     "Imds:instance",
     "Imds:vnics",
@@ -199,6 +201,8 @@ RPC_METHODS = (
     "ipv6_by_address",
     "move_private_ip",
     "add_private_ip",
+    "bind_public_ip",
+    "public_ip_of",
     "snapshot",
     "imds_down",
     "set_token_lifetime",
@@ -226,6 +230,8 @@ class FakeCloud:
         self.roles = list(roles)
         self.store = Store(world)
         self.net = NetworkOps(self.store)
+        self.public_ips = PublicIpOps(self.store)
+        self.net.on_delete = self.public_ips.private_ip_deleted
         self.compute = ComputeOps(self.store, action_delay)
         self.faults = Faults()
         self.log = CallLog()
@@ -285,6 +291,18 @@ class FakeCloud:
         self, ip: str, vnic_or_node: Optional[str] = None, lifetime: str = "EPHEMERAL"
     ) -> Resource:
         return self.net.add_by_address(ip, self.vnic_id(vnic_or_node), lifetime)
+
+    def bind_public_ip(self, ip: str, lifetime: str = "RESERVED") -> Resource:
+        """Bind a new public IP to the private IP with address ip (a VIP or a node's primary)."""
+        private = self.net.find_by_address(ip)
+        if private is None:
+            raise KeyError("no private IP {}".format(ip))
+        return self.public_ips.bind(private["id"], lifetime)
+
+    def public_ip_of(self, ip: str) -> Optional[Resource]:
+        """The public IP bound to the private IP with address ip, if any."""
+        private = self.net.find_by_address(ip)
+        return self.public_ips.find(private["id"] if private else None)
 
     def snapshot(self) -> Dict[str, List[Resource]]:
         return self.store.snapshot()

@@ -85,6 +85,10 @@ def delete_ip(c: FakeCloud, r: Request, a: Tuple[str, ...]) -> Response:
     return Response(204)
 
 
+def get_public_ip_by_private_ip_id(c: FakeCloud, r: Request, a: Tuple[str, ...]) -> Response:
+    return _one(*c.public_ips.get_by_private_ip_id(_body(r)))
+
+
 def get_subnet(c: FakeCloud, r: Request, a: Tuple[str, ...]) -> Response:
     return _one(c.net.get_subnet(a[0]), c.store.etag(a[0]))
 
@@ -120,6 +124,12 @@ _TABLE: List[Tuple[str, str, Dict[str, str], Handler]] = [
         "/" + _IPS + "/" + _ID,
         {"privateIps": "DeletePrivateIp", "ipv6": "DeleteIpv6"},
         delete_ip,
+    ),
+    (
+        "POST",
+        "/publicIps/actions/getByPrivateIpId",
+        {"": "GetPublicIpByPrivateIpId"},
+        get_public_ip_by_private_ip_id,
     ),
     ("GET", "/subnets/" + _ID, {"": "GetSubnet"}, get_subnet),
     ("GET", "/securityLists/" + _ID, {"": "GetSecurityList"}, get_security_list),

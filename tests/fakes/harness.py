@@ -101,6 +101,12 @@ class FakeOci:
     ) -> Resource:
         return self.cloud.add_private_ip(ip, vnic_or_node, lifetime)
 
+    def bind_public_ip(self, ip: str, lifetime: str = "RESERVED") -> Resource:
+        return self.cloud.bind_public_ip(ip, lifetime)
+
+    def public_ip_of(self, ip: str) -> Optional[Resource]:
+        return self.cloud.public_ip_of(ip)
+
     def snapshot(self) -> Dict[str, List[Resource]]:
         return self.cloud.snapshot()
 

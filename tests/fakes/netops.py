@@ -4,7 +4,7 @@ import copy
 import hashlib
 import ipaddress
 import json
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from tests.fakes.errors import ApiError, conflict, invalid, missing, not_found
 from tests.fakes.store import Resource, Store, now_rfc3339, paginate
@@ -45,6 +45,8 @@ class NetworkOps:
     def __init__(self, store: Store) -> None:
         self.s = store
         self._retry_tokens: Dict[Tuple[str, str], Tuple[str, str]] = {}
+        # Called with a deleted private IP's id (its public IP goes with it).
+        self.on_delete: Callable[[str], None] = lambda rid: None
 
     # -- plain reads ------------------------------------------------------------------
     def vnic_view(self, vnic: Resource) -> Resource:
@@ -299,6 +301,7 @@ class NetworkOps:
                     "be deleted.".format(rid, rec["vnicId"])
                 )
             del self.s.res[fam.collection][rid]
+            self.on_delete(rid)
 
     # -- out-of-band helpers (control plane, no auth) -----------------------------------
     def find_by_address(self, ip: str, subnet_id: Optional[str] = None) -> Optional[Resource]:

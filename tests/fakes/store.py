@@ -24,6 +24,7 @@ COLLECTIONS = (
     "vnic_attachments",
     "private_ips",
     "ipv6s",
+    "public_ips",
 )
 MAX_PAGE = 1000
 

@@ -53,6 +53,8 @@ class FakeOciApi:
         self._before: Dict[str, List[Callable[[], Any]]] = {}
         self._ids = itertools.count(1)
         self.retry_tokens: Dict[str, str] = {}
+        # private IP id -> the public IP bound to it (snake_case, as the SDK's to_dict).
+        self.public_ips: Dict[str, Dict[str, Any]] = {}
 
     # -- building the world
 
@@ -167,6 +169,11 @@ class FakeOciApi:
         if vnic_id not in self.vnics:
             raise cloud_error(404, "NotAuthorizedOrNotFound", "GetVnic")
         return dict(self.vnics[vnic_id])
+
+    def public_ip_of(self, private_ip_id: str) -> Optional[Dict[str, Any]]:
+        self._enter("public_ip_of", private_ip_id=private_ip_id)
+        found = self.public_ips.get(private_ip_id)
+        return dict(found) if found else None
 
     def get_subnet(self, subnet_id: str) -> Dict[str, Any]:
         self._enter("get_subnet", subnet_id=subnet_id)

@@ -6,7 +6,7 @@ Pacemaker's monitor), and OCI assigns the private IP to N's VNIC.
 """
 
 import ipaddress
-from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional
 
 from pcs_oci import settings
 from pcs_oci.common import reports
@@ -42,6 +42,10 @@ class VipStatus(NamedTuple):
     oci_error: Optional[ReportItem]
     # Each disagreement between the three views.
     problems: List[ReportItem]
+    # The public IP bound to the VIP's private IP (it follows the VIP), and
+    # its lifetime (RESERVED, EPHEMERAL); None when it has none or OCI was not asked.
+    public_ip: Optional[str] = None
+    public_ip_lifetime: Optional[str] = None
 
     @property
     def agree(self) -> bool:
@@ -66,6 +70,8 @@ class VipStatus(NamedTuple):
             "oci_node": self.oci_node,
             "oci_error": self.oci_error.render() if self.oci_error else None,
             "oci_error_code": self.oci_error.code if self.oci_error else None,
+            "public_ip": self.public_ip,
+            "public_ip_lifetime": self.public_ip_lifetime,
             "problems": [p.render() for p in self.problems],
             "problem_codes": [p.code for p in self.problems],
         }
@@ -111,28 +117,50 @@ def _vnic_owner(config: Config, vnic_id: Optional[str], local: Dict[str, str]) -
     return local.get(vnic_id)
 
 
+class OciView(NamedTuple):
+    vnic_id: Optional[str] = None
+    public_ip: Optional[Dict[str, Any]] = None
+    # Why OCI could not say.
+    error: Optional[ReportItem] = None
+
+
 def _oci_view(
-    config: Config, vip: Vip, api: "OciApi", local_vnics: Dict[str, str]
-) -> Tuple[Optional[str], Optional[ReportItem]]:
-    """(the VNIC OCI assigns the VIP to, or why OCI could not say)."""
+    env: Env, config: Config, vip: Vip, api: "OciApi", local_vnics: Dict[str, str]
+) -> OciView:
+    """The VNIC OCI assigns the VIP to and the public IP bound to it, or why OCI could not say."""
     from pcs_oci.lib.vip import where_is_vip
 
     vnic_ids = [n.vnic_id for n in config.nodes if n.vnic_id] + list(local_vnics)
     if not vnic_ids:
-        return None, reports.item(
-            reports.VNIC_NOT_FOUND,
-            "no VNIC known",
-            "fill nodes[].vnic_id: pcs-oci discover --update",
+        return OciView(
+            error=reports.item(
+                reports.VNIC_NOT_FOUND,
+                "no VNIC known",
+                "fill nodes[].vnic_id: pcs-oci discover --update",
+            )
         )
     try:
         with api.budget():
             subnet_id = api.get_vnic(vnic_ids[0])["subnet_id"]
             info = where_is_vip(api, vip.address, subnet_id)
     except PcsOciError as e:
-        return None, e.reports[0]
+        return OciView(error=e.reports[0])
     if info is None:
-        return None, None
-    return info.vnic_id, None
+        return OciView()
+    if vip.address.version != 4:
+        return OciView(info.vnic_id)  # public IPs are IPv4 only
+    try:
+        with api.budget():
+            public = api.public_ip_of(info.id)
+    except PcsOciError as e:
+        env.report(
+            reports.warning(
+                e.reports[0].code,
+                "{}: cannot read its public IP: {}".format(vip.name, e.reports[0].message),
+            )
+        )
+        public = None
+    return OciView(info.vnic_id, public)
 
 
 def _local_vnics(env: Env, config: Config, node: str) -> Dict[str, str]:
@@ -227,16 +255,27 @@ def status(env: Env, with_oci: bool = True) -> StatusDto:
             else ("FAILED" if rsc.failed else (rsc.role or ("Started" if running else "Stopped")))
         )
         has = vip.address in addresses
-        vnic_id: Optional[str] = None
-        oci_error: Optional[ReportItem] = reports.info(reports.OCI_NOT_CHECKED, "not checked")
+        view = OciView(error=reports.info(reports.OCI_NOT_CHECKED, "not checked"))
         if api is not None:
-            vnic_id, oci_error = _oci_view(config, vip, api, local_vnics)
+            view = _oci_view(env, config, vip, api, local_vnics)
+        vnic_id, oci_error, public = view.vnic_id, view.error, view.public_ip or {}
         owner = _vnic_owner(config, vnic_id, local_vnics)
         oci_checked = api is not None and oci_error is None
         problems = _problems(vip, node, running, has, oci_checked, vnic_id, owner)
         result.append(
             VipStatus(
-                vip.name, vip.ip, running, state, node, has, vnic_id, owner, oci_error, problems
+                vip.name,
+                vip.ip,
+                running,
+                state,
+                node,
+                has,
+                vnic_id,
+                owner,
+                oci_error,
+                problems,
+                public.get("ip_address"),
+                public.get("lifetime"),
             )
         )
     return StatusDto(node, result)

@@ -305,6 +305,25 @@ class OciApi:
         )
         return sdk.to_dict(response.data)
 
+    # -- public IPs
+
+    def public_ip_of(self, private_ip_id: str) -> Optional[Dict[str, Any]]:
+        """The public IP bound to the private IP (GetPublicIpByPrivateIpId); None when none is.
+
+        OCI answers 404 both when there is none and when the caller may not
+        read it: verify and status cannot tell those apart either.
+        """
+        oci = sdk.load()
+        details = oci.core.models.GetPublicIpByPrivateIpIdDetails(private_ip_id=private_ip_id)
+        try:
+            return self._get(
+                "GetPublicIpByPrivateIpId", "network", "get_public_ip_by_private_ip_id", details
+            )
+        except CloudError as e:
+            if e.status == 404:
+                return None
+            raise
+
     # -- compute
 
     def list_instances(self, compartment_id: str) -> List[Dict[str, Any]]:

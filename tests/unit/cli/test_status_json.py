@@ -29,6 +29,8 @@ VIP = {
     "oci_node": (str, NoneType),
     "oci_error": (str, NoneType),
     "oci_error_code": (str, NoneType),
+    "public_ip": (str, NoneType),
+    "public_ip_lifetime": (str, NoneType),
     "problems": (list,),
     "problem_codes": (list,),
 }
@@ -85,7 +87,7 @@ def test_without_oci_the_code_says_not_checked(world: World, capsys: Any) -> Non
     (vip,) = data["vips"]
     assert vip["oci_checked"] is False
     assert vip["oci_error_code"] == reports.OCI_NOT_CHECKED
-    assert vip["oci_vnic_id"] is None
+    assert (vip["oci_vnic_id"], vip["public_ip"]) == (None, None)
 
 
 def man_keys(section: str) -> Dict[str, str]:

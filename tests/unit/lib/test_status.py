@@ -155,8 +155,19 @@ def test_cli_prints_table_then_each_disagreement(world: World, capsys: Any) -> N
     args = argparse.Namespace(no_oci=False, json=False)
     assert status_cmd(world.env("node1", ["10.0.0.200"]), args) == 3
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["VIP", "IP", "PACEMAKER", "ADDRESS", "ON", "node1", "OCI", "AGREE"]
-    assert lines[1].split()[-1] == "NO"
+    assert lines[0].split() == [
+        "VIP",
+        "IP",
+        "PACEMAKER",
+        "ADDRESS",
+        "ON",
+        "node1",
+        "OCI",
+        "PUBLIC",
+        "IP",
+        "AGREE",
+    ]
+    assert lines[1].split()[-2:] == ["-", "NO"]
     assert lines[
         2
     ] == "vip: OCI assigns it to VNIC {} (node2) but Pacemaker runs it on node1".format(world.vnic2)
@@ -164,3 +175,26 @@ def test_cli_prints_table_then_each_disagreement(world: World, capsys: Any) -> N
     assert status_cmd(world.env("node1", ["10.0.0.200"]), args) == 0
     (vip,) = json.loads(capsys.readouterr().out)["vips"]
     assert (vip["oci_error"], vip["problems"], vip["agree"]) == ("not checked", [], True)
+
+
+def test_the_public_ip_of_the_vips_private_ip_is_shown(world: World, capsys: Any) -> None:
+    import argparse
+
+    from pcs_oci.cli.cluster_cmd import status as status_cmd
+
+    world.api.public_ips[world.pid] = {"ip_address": "203.0.113.10", "lifetime": "RESERVED"}
+    args = argparse.Namespace(no_oci=False, json=False)
+    assert status_cmd(world.env("node1", ["10.0.0.200"]), args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split()[-3:] == ["203.0.113.10", "(reserved)", "yes"]
+    assert ("public_ip_of", {"private_ip_id": world.pid}) in world.api.calls
+
+
+def test_a_failed_public_ip_read_is_a_warning_not_a_disagreement(world: World) -> None:
+    world.api.fail("public_ip_of", cloud_error(500, "InternalError"))
+    env = world.env("node1", ["10.0.0.200"])
+    dto = status(env)
+    (v,) = dto.vips
+    assert dto.agree and v.public_ip is None and v.oci_error is None
+    (warning,) = env.reports
+    assert warning.message.startswith("vip: cannot read its public IP: ")

@@ -1,0 +1,101 @@
+"""Reserved public IPs: bound to the VIP's private IP, they follow it; status shows them.
+
+The real SDK (GetPublicIpByPrivateIpId, signed) against the fake Core API,
+which keeps the binding on the private IP's OCID as OCI does.
+"""
+
+import json
+from typing import Any, Dict
+
+import pytest
+
+from pcs_oci.lib.commands.status import status
+from pcs_oci.lib.env import Env
+from pcs_oci.lib.imds import Imds
+from pcs_oci.lib.oci.api import OciApi
+from pcs_oci.lib.oci.settings import OciSettings
+from tests.fakes.harness import FakeOci
+from tests.fakes.netops import V4
+from tests.tools.fake_runner import Call, FakeRunner, crm_mon_xml
+
+CRM_MON = ["/usr/sbin/crm_mon", "--one-shot", "--inactive", "--output-as=xml"]
+IP_ADDR = ["/sbin/ip", "-o", "addr", "show"]
+VIP = "10.0.0.200"
+
+
+def config(fake: FakeOci) -> Dict[str, Any]:
+    return {
+        "nodes": [{"hostname": n, "vnic_id": fake.node(n)["vnic_id"]} for n in ("node1", "node2")],
+        "vips": [{"name": "vip", "ip": VIP, "cidr_netmask": 24}],
+        "oci": {"endpoint": fake.core_endpoint, "timeout": 3},
+    }
+
+
+@pytest.fixture
+def fake(fake_oci: FakeOci, monkeypatch: Any) -> FakeOci:
+    monkeypatch.setenv("PCS_OCI_FEDERATION_ENDPOINT", fake_oci.federation_endpoint)
+    monkeypatch.setenv("OCI_METADATA_BASE_URL", fake_oci.imds_base("node1"))
+    return fake_oci
+
+
+def status_on(fake: FakeOci, tmp_path: Any, holder: str) -> Any:
+    path = tmp_path / "pcs-oci.json"
+    path.write_text(json.dumps(config(fake)))
+    here = "2: eth0    inet {}/24 scope global eth0\n".format(VIP) if holder == "node1" else ""
+    runner = FakeRunner(
+        [
+            Call(CRM_MON, crm_mon_xml(resources=[("vip", "ocf:oci:IPaddr2", holder)])),
+            Call(["/usr/sbin/crm_node", "-n"], "node1\n"),
+            Call(IP_ADDR, "1: lo    inet 127.0.0.1/8 scope host lo\n" + here),
+        ]
+    )
+    env = Env(config_path=str(path), runner=runner, imds=Imds(max_total_seconds=0.5))
+    dto = status(env)
+    runner.assert_all_called()
+    return dto
+
+
+def test_the_reserved_public_ip_follows_the_vip_and_status_shows_it(
+    fake: FakeOci, tmp_path: Any
+) -> None:
+    fake.add_private_ip(VIP, "node1")
+    public = fake.bind_public_ip(VIP)
+
+    (before,) = status_on(fake, tmp_path, "node1").vips
+    assert (before.public_ip, before.public_ip_lifetime) == (public["ipAddress"], "RESERVED")
+    assert before.oci_node == "node1" and before.agree
+
+    # The failover: the private IP moves to node2's VNIC, keeping its OCID.
+    fake.move_private_ip(VIP, "node2")
+
+    (after,) = status_on(fake, tmp_path, "node2").vips
+    assert after.oci_node == "node2" and after.agree
+    assert after.public_ip == public["ipAddress"]
+    assert after.to_dict()["public_ip"] == public["ipAddress"]
+    assert len(fake.calls("GetPublicIpByPrivateIpId")) == 2
+
+
+def test_no_public_ip_is_none_not_an_error(fake: FakeOci, tmp_path: Any) -> None:
+    fake.add_private_ip(VIP, "node1")
+    (vip,) = status_on(fake, tmp_path, "node1").vips
+    assert (vip.public_ip, vip.public_ip_lifetime, vip.oci_error) == (None, None, None)
+    (call,) = fake.calls("GetPublicIpByPrivateIpId")
+    assert call["status"] == 404
+
+
+def test_the_sdk_call_and_the_fakes_404(fake: FakeOci) -> None:
+    """OciApi.public_ip_of through the SDK: the binding by OCID, None on 404."""
+    private = fake.add_private_ip(VIP, "node1")
+    api = OciApi(OciSettings(endpoint=fake.core_endpoint, timeout=3))
+    assert api.public_ip_of(private["id"]) is None
+    public = fake.bind_public_ip(VIP, "EPHEMERAL")
+    found = api.public_ip_of(private["id"])
+    assert found is not None
+    assert (found["ip_address"], found["lifetime"], found["private_ip_id"]) == (
+        public["ipAddress"],
+        "EPHEMERAL",
+        private["id"],
+    )
+    # Deleting the private IP deletes an ephemeral public IP with it.
+    fake.cloud.net.delete_ip(V4, private["id"])
+    assert fake.public_ip_of(VIP) is None
