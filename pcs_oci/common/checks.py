@@ -25,6 +25,7 @@ OCI_AUTH = "oci_auth"
 OCI_PERMISSION = "oci_permission"
 NODE_VNICS = "node_vnics"
 VIP_PRIVATE_IP = "vip_private_ip"
+PUBLIC_IP = "public_ip"
 NETWORK = "network"
 AGENT = "agent"
 STICKINESS = "stickiness"
@@ -51,6 +52,7 @@ TITLES: Dict[str, str] = {
     OCI_PERMISSION: "API permission to read VNICs and private IPs",
     NODE_VNICS: "the other nodes' VNICs exist in the VIP's subnet",
     VIP_PRIVATE_IP: "the VIP is a secondary private IP",
+    PUBLIC_IP: "public IPs are bound to the VIP's private IP, so they follow it",
     NETWORK: "the OCI network lets the cluster fail over",
     AGENT: "agent {} installed on every node".format(settings.AGENT_TYPE),
     STICKINESS: "resource stickiness prevents failback",

@@ -16,6 +16,7 @@ from pcs_oci.lib.oci.api import OciApi
 from pcs_oci.lib.oci.settings import OciSettings
 from tests.fakes.harness import FakeOci
 from tests.fakes.netops import V4
+from tests.integration.test_verify import Setup
 from tests.tools.fake_runner import Call, FakeRunner, crm_mon_xml
 
 CRM_MON = ["/usr/sbin/crm_mon", "--one-shot", "--inactive", "--output-as=xml"]
@@ -99,3 +100,56 @@ def test_the_sdk_call_and_the_fakes_404(fake: FakeOci) -> None:
     # Deleting the private IP deletes an ephemeral public IP with it.
     fake.cloud.net.delete_ip(V4, private["id"])
     assert fake.public_ip_of(VIP) is None
+
+
+# ---------------------------------------------------------------- verify
+
+
+@pytest.fixture
+def setup(tmp_path: Any, fake_oci: FakeOci, monkeypatch: Any) -> Setup:
+    return Setup(tmp_path, fake_oci, monkeypatch)
+
+
+def test_verify_confirms_the_binding_after_a_move(setup: Setup) -> None:
+    setup.fake.add_private_ip(VIP, "node1")
+    public = setup.fake.bind_public_ip(VIP)
+    setup.fake.move_private_ip(VIP, "node2")
+
+    row = setup.run()["public_ip"]
+
+    assert (row.status, row.detail) == (
+        "PASS",
+        "{} has public IP {} (reserved), bound to its private IP: it follows the VIP "
+        "(now on node2)".format(VIP, public["ipAddress"]),
+    )
+
+
+def test_verify_warns_about_a_reserved_public_ip_on_a_nodes_primary_ip(setup: Setup) -> None:
+    vip_private = setup.fake.add_private_ip(VIP, "node1")
+    primary = setup.fake.node("node2")["private_ip"]
+    public = setup.fake.bind_public_ip(primary)
+
+    found = setup.run()
+    row = found["public_ip"]
+
+    assert (row.status, row.detail) == (
+        "WARN",
+        "reserved public IP {} is bound to node2's primary private IP {}: it stays with node2 "
+        "when the VIP moves".format(public["ipAddress"], primary),
+    )
+    assert row.fix.startswith(
+        "reserved public IPs must be bound to the VIP's private IP ({}) to follow it".format(
+            vip_private["id"]
+        )
+    )
+    assert found["_ok"] is True  # a WARN
+
+
+def test_an_ephemeral_public_ip_on_a_primary_ip_is_the_nodes_own(setup: Setup) -> None:
+    setup.fake.add_private_ip(VIP, "node1")
+    setup.fake.bind_public_ip(setup.fake.node("node1")["private_ip"], "EPHEMERAL")
+    row = setup.run()["public_ip"]
+    assert (row.status, row.detail) == (
+        "PASS",
+        "no public IP bound to the VIPs, no reserved one to the nodes' primary IPs",
+    )

@@ -25,6 +25,7 @@ from pcs_oci.common.checks import (
 from pcs_oci.lib import network_rules
 from pcs_oci.lib.checks import Rows, error_text
 from pcs_oci.lib.checks.node import NO_CONFIG, Metadata
+from pcs_oci.lib.checks.public_ip import PublicIpFacts, read_public_ips
 from pcs_oci.lib.config import Config
 from pcs_oci.lib.env import Env
 from pcs_oci.lib.errors import PcsOciError
@@ -71,6 +72,8 @@ class CloudFacts(NamedTuple):
     network: Optional[NetworkFacts] = None
     # Why the network could not be read.
     network_error: str = ""
+    # The public IPs of the VIPs and the nodes, read once the VIPs' lookup worked.
+    public_ips: Optional[PublicIpFacts] = None
 
     @property
     def api_ok(self) -> bool:
@@ -112,6 +115,7 @@ def read_cloud(
         facts = facts._replace(vips_error=e)
     else:
         facts = facts._replace(vips=vips, others=_read_other_vnics(api, config, node))
+        facts = facts._replace(public_ips=read_public_ips(api, config, vips))
     try:
         facts = facts._replace(network=_read_network(api, config, local_vnic))
     except PcsOciError as e:
@@ -194,7 +198,7 @@ def check_oci_permission(cloud: CloudFacts) -> Rows:
     return [row(OCI_PERMISSION, PASS, "GetVnic and ListPrivateIps allowed")]
 
 
-def _why_not_looked_up(cloud: CloudFacts) -> str:
+def why_not_looked_up(cloud: CloudFacts) -> str:
     """Why the VIPs' private IPs are unknown; "" when they are known."""
     if cloud.not_tried:
         return cloud.not_tried[1]
@@ -206,7 +210,7 @@ def _why_not_looked_up(cloud: CloudFacts) -> str:
 
 
 def check_node_vnics(cloud: CloudFacts) -> Rows:
-    why = _why_not_looked_up(cloud)
+    why = why_not_looked_up(cloud)
     if why:
         return [skip(NODE_VNICS, why)]
     if not cloud.others:
@@ -246,7 +250,7 @@ def check_node_vnics(cloud: CloudFacts) -> Rows:
 def check_vip_private_ip(config: Optional[Config], cloud: CloudFacts) -> Rows:
     if config is None:
         return [skip(VIP_PRIVATE_IP, NO_CONFIG)]
-    why = _why_not_looked_up(cloud)
+    why = why_not_looked_up(cloud)
     if why:
         return [skip(VIP_PRIVATE_IP, why)]
     owners = {n.vnic_id: n.hostname for n in config.nodes if n.vnic_id}

@@ -12,7 +12,7 @@ from typing import Any, Dict, List, NamedTuple, Optional
 
 from pcs_oci import settings
 from pcs_oci.common.checks import FAIL, STATUSES, Check
-from pcs_oci.lib.checks import cloud, cluster, fencing, host, legacy, node
+from pcs_oci.lib.checks import cloud, cluster, fencing, host, legacy, node, public_ip
 from pcs_oci.lib.commands.configure import plan_vip
 from pcs_oci.lib.config import Config
 from pcs_oci.lib.env import Env
@@ -65,6 +65,7 @@ def verify(env: Env) -> VerifyResult:
         + cloud.check_oci_permission(oci)
         + cloud.check_node_vnics(oci)
         + cloud.check_vip_private_ip(config, oci)
+        + public_ip.check_public_ip(config, oci.public_ips, cloud.why_not_looked_up(oci))
         + cloud.check_network(config, oci)
         + cluster.check_agent(state, agent)
         + cluster.check_stickiness(config, cib)
