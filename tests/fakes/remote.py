@@ -70,6 +70,13 @@ class RemoteControl:
     ) -> Dict[str, Any]:
         return dict(self.rpc("add_private_ip", ip, vnic_or_node, lifetime))
 
+    def bind_public_ip(self, ip: str, lifetime: str = "RESERVED") -> Dict[str, Any]:
+        return dict(self.rpc("bind_public_ip", ip, lifetime))
+
+    def public_ip_of(self, ip: str) -> Optional[Dict[str, Any]]:
+        found = self.rpc("public_ip_of", ip)
+        return dict(found) if found else None
+
     def snapshot(self) -> Dict[str, Any]:
         return dict(self.rpc("snapshot"))
 
