@@ -151,5 +151,6 @@ def test_an_ephemeral_public_ip_on_a_primary_ip_is_the_nodes_own(setup: Setup) -
     row = setup.run()["public_ip"]
     assert (row.status, row.detail) == (
         "PASS",
-        "no public IP bound to the VIPs, no reserved one to the nodes' primary IPs",
+        "no public IP bound to the VIPs, no reserved one to the nodes' primary IPs "
+        "(as far as `read public-ips` lets verify see)",
     )

@@ -132,6 +132,7 @@ def check_public_ip(config: Optional[Config], facts: Optional[PublicIpFacts], wh
         row(
             PUBLIC_IP,
             PASS,
-            "no public IP bound to the VIPs, no reserved one to the nodes' primary IPs",
+            "no public IP bound to the VIPs, no reserved one to the nodes' primary IPs "
+            "(as far as `read public-ips` lets verify see)",
         )
     ]

@@ -21,7 +21,9 @@ https://docs.oracle.com/en-us/iaas/Content/Identity/Reference/corepolicyreferenc
   INSTANCE_READ, `read instances`) and their VNIC attachments
   (ListVnicAttachments: VNIC_ATTACHMENT_READ and INSTANCE_INSPECT, `inspect
   vnic-attachments`); verify's network check reads security lists
-  (GetSecurityList: SECURITY_LIST_READ, `inspect security-lists`).
+  (GetSecurityList: SECURITY_LIST_READ, `inspect security-lists`); status and
+  verify read the public IP of each VIP's private IP (GetPublicIpByPrivateIpId:
+  PUBLIC_IP_READ, `read public-ips`).
 """
 
 import re
@@ -177,6 +179,14 @@ def _statements(config: Config, fencing: bool) -> List[Statement]:
             "inspect",
             "security-lists",
             "`pcs-oci verify`'s network check: GetSecurityList",
+            optional=True,
+        ),
+        Statement(
+            "read",
+            "public-ips",
+            "`pcs-oci status` and `verify` show the public IP bound to each VIP: "
+            "GetPublicIpByPrivateIpId (PUBLIC_IP_READ); without it OCI answers 404 and "
+            "they show none",
             optional=True,
         ),
     ]

@@ -74,6 +74,7 @@ def test_instances_of_the_config_and_the_compartment_of_this_instance(tmp_path: 
         allow("read instances"),
         allow("inspect vnic-attachments"),
         allow("inspect security-lists"),
+        allow("read public-ips"),
     ]
     assert result.fencing == ""
     assert result.notes[0] == "compartment: this instance's, from the instance metadata service"
@@ -178,6 +179,7 @@ def test_the_printed_blocks_paste_as_they_are(tmp_path: Any, capsys: Any) -> Non
         allow("read instances"),
         allow("inspect vnic-attachments"),
         allow("inspect security-lists"),
+        allow("read public-ips"),
     ]
     assert blocks[6].startswith("Why each statement:\n  use private-ips ")
 
