@@ -154,3 +154,24 @@ def test_an_ephemeral_public_ip_on_a_primary_ip_is_the_nodes_own(setup: Setup) -
         "no public IP bound to the VIPs, no reserved one to the nodes' primary IPs "
         "(as far as `read public-ips` lets verify see)",
     )
+
+
+def test_verify_warns_when_the_public_ips_cannot_be_read(setup: Setup) -> None:
+    setup.fake.add_private_ip(VIP, "node1")
+    setup.fake.faults.add(
+        "GetPublicIpByPrivateIpId", status=400, code="InvalidParameter", count=None
+    )
+    found = setup.run()
+    row = found["public_ip"]
+    assert row.status == "WARN"
+    assert row.detail.startswith("cannot read the public IPs: ")
+    assert "InvalidParameter" in row.detail
+    assert "read public-ips" in row.fix
+    # The VIP itself is fine: nothing else changes.
+    assert found["vip_private_ip"].status == "PASS"
+
+
+def test_the_fake_wants_a_private_ip_id(fake: FakeOci) -> None:
+    assert fake.cloud.public_ips.find(None) is None
+    with pytest.raises(Exception, match="privateIpId"):
+        fake.cloud.public_ips.get_by_private_ip_id({})
