@@ -13,7 +13,7 @@ from typing import Any, Iterator, List
 import pytest
 
 from tests.lab.lab import poll, unavailable_reason
-from tests.lab.oci_lab import CORE_ENDPOINT, VIP, OciLab
+from tests.lab.oci_lab import CORE_ENDPOINT, NET, VIP, OciLab
 
 pytestmark = [
     pytest.mark.cluster,
@@ -219,7 +219,7 @@ def test_8_ocf_tester_passes(ol: OciLab) -> None:
         "-n",
         "tester",
         "-o",
-        "ip=192.168.77.201",
+        "ip=" + NET + ".201",
         "-o",
         "cidr_netmask=24",
         "-o",
