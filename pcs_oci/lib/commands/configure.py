@@ -17,7 +17,7 @@ from pcs_oci import settings
 from pcs_oci.agent.handlers import IPADDR2_RESERVE_SECONDS
 from pcs_oci.agent.params import OCI_PARAMETER_NAMES, OCI_PARAMETERS
 from pcs_oci.common import exit_codes, reports
-from pcs_oci.lib import pacemaker
+from pcs_oci.lib import pacemaker, stack
 from pcs_oci.lib.config import Config, Vip
 from pcs_oci.lib.env import Env
 from pcs_oci.lib.errors import ClusterError, PcsOciError
@@ -249,9 +249,7 @@ def plan_vip(config: Config, vip: Vip, existing: Optional[pacemaker.Primitive]) 
 
 
 def _defaults_argv(value: str, pcs_version: Tuple[int, ...]) -> List[str]:
-    # pcs 0.11 (EL9) has `defaults update`; 0.10 (EL8) sets them directly.
-    argv = [settings.PCS, "resource", "defaults"]
-    return argv + (["update", value] if pcs_version >= (0, 11) else [value])
+    return stack.resource_defaults_argv(pcs_version, value)
 
 
 def _defaults_step(
@@ -277,6 +275,7 @@ class _Cluster(NamedTuple):
     # For --fencing: every CIB id, and whether STONITH is enabled already.
     element_ids: Dict[str, str] = {}
     stonith_enabled: bool = False
+    fencing_option: str = stack.STONITH_ENABLED
 
 
 def _preflight(env: Env, config: Config) -> _Cluster:
@@ -335,7 +334,12 @@ def _preflight(env: Env, config: Config) -> _Cluster:
     if problems:
         raise PcsOciError(*problems, exit_code=exit_codes.PRECONDITION)
     return _Cluster(
-        existing, version, pacemaker.resource_defaults(cib), ids, status.stonith_enabled
+        existing,
+        version,
+        pacemaker.resource_defaults(cib),
+        ids,
+        status.stonith_enabled,
+        status.fencing_option,
     )
 
 
@@ -351,7 +355,9 @@ def configure(
         problems = stonith.check(config, cluster.primitives, cluster.element_ids)
         if problems:
             raise PcsOciError(*problems, exit_code=exit_codes.PRECONDITION)
-        fence_plans = stonith.plan(config, cluster.primitives, cluster.stonith_enabled)
+        fence_plans = stonith.plan(
+            config, cluster.primitives, cluster.stonith_enabled, cluster.fencing_option
+        )
     plans = [plan_vip(config, vip, cluster.primitives.get(vip.name)) for vip in config.vips]
     extra: List[Step] = []
     defaults_action = ""

@@ -23,7 +23,7 @@ from pcs_oci import settings
 from pcs_oci.common import reports
 from pcs_oci.common.reports import ReportItem
 from pcs_oci.fence.fence_oci import OCI_OPTIONS
-from pcs_oci.lib import pacemaker
+from pcs_oci.lib import pacemaker, stack
 from pcs_oci.lib.commands.configure import Step, VipPlan, param_changes
 from pcs_oci.lib.config import Config, Node
 from pcs_oci.lib.errors import PcsOciError
@@ -162,21 +162,27 @@ def plan_device(config: Config, node: Node, existing: Optional[pacemaker.Primiti
 
 
 def plan(
-    config: Config, primitives: Dict[str, pacemaker.Primitive], stonith_enabled: bool
+    config: Config,
+    primitives: Dict[str, pacemaker.Primitive],
+    stonith_enabled: bool,
+    option: str = stack.STONITH_ENABLED,
 ) -> List[VipPlan]:
-    """The devices, then stonith-enabled=true (once there is a device to use)."""
+    """The devices, then `option`=true (once there is a device to use).
+
+    option: the cluster option that enables fencing on this Pacemaker
+    (stonith-enabled, or fencing-enabled since 3.0.2: ClusterStatus says).
+    """
     plans = [plan_device(config, n, primitives.get(device_name(n))) for n in config.nodes]
-    name = "stonith-enabled"
     if stonith_enabled:
-        plans.append(VipPlan(name, "unchanged", [], []))
+        plans.append(VipPlan(option, "unchanged", [], []))
     else:
         step = Step(
-            name,
-            "enable fencing (stonith-enabled=true)",
-            [settings.PCS, "property", "set", "stonith-enabled=true"],
-            [[settings.PCS, "property", "set", "stonith-enabled=false"]],
+            option,
+            "enable fencing ({}=true)".format(option),
+            [settings.PCS, "property", "set", option + "=true"],
+            [[settings.PCS, "property", "set", option + "=false"]],
         )
-        plans.append(VipPlan(name, "set", ["stonith-enabled: false -> true"], [step]))
+        plans.append(VipPlan(option, "set", ["{}: false -> true".format(option)], [step]))
     return plans
 
 

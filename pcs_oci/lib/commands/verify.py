@@ -678,13 +678,14 @@ class _Verifier:
                 "fencing",
                 title,
                 WARN,
-                "stonith-enabled={} with {} device(s): after a network partition both nodes may "
+                "{}={} with {} device(s): after a network partition both nodes may "
                 "start the VIP; OCI gives the private IP to the last mover, so clients may "
                 "reach a node the cluster lost".format(
-                    str(cluster.stonith_enabled).lower(), len(devices)
+                    cluster.fencing_option, str(cluster.stonith_enabled).lower(), len(devices)
                 ),
-                "configure a fence device for every node and `pcs property set "
-                "stonith-enabled=true`",
+                "configure a fence device for every node and `pcs property set {}=true`".format(
+                    cluster.fencing_option
+                ),
             )
 
     def check_fence_agent(self) -> None:
