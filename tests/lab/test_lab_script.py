@@ -40,6 +40,19 @@ def test_shellcheck_clean(script: Path) -> None:
     assert res.returncode == 0, res.stdout
 
 
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck not installed")
+def test_generated_scripts_are_shellcheck_clean(tmp_path: Path) -> None:
+    """The systemctl shim pcs drives inside the nodes, and fence_lab."""
+    subprocess.run(
+        ["/bin/bash", str(SCRIPT), "__helpers"],
+        env={"PATH": "/usr/bin:/bin", "LAB_DIR": str(tmp_path)},
+        check=True,
+    )
+    for script in (tmp_path / "bin" / "systemctl", tmp_path / "sbin" / "fence_lab"):
+        res = subprocess.run(["shellcheck", str(script)], capture_output=True, text=True)
+        assert res.returncode == 0, res.stdout
+
+
 def test_el10_root_help_and_path() -> None:
     out = subprocess.run(
         ["/bin/bash", str(EL10_ROOT), "help"], capture_output=True, text=True, check=True
