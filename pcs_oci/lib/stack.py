@@ -9,9 +9,14 @@ report (pcs's version, the attributes crm_mon prints), never from the OS.
 
 Found the same on both (so nothing here handles them): the pcs commands
 configure runs (resource create/update/meta/delete, stonith create/update/
-delete, property set, their output), the CIB pcs writes, the crm_mon
-attributes status and verify read, crm_node, crm_attribute, and fence_oci's
-meta-data from fence-agents' fencing.py.
+delete, property set) and the CIB they write, the crm_mon attributes status
+and verify read, crm_node, crm_attribute, corosync-cmapctl, and fence_oci's
+meta-data from fence-agents' fencing.py. Different, but read by nothing in
+pcs-oci: Pacemaker 3's crm_mon has no <pacemakerd> element (its state is an
+attribute of <stack>), capitalises rc_text and exitstatus and says "Done"
+for a failure's status; its node_state in_ccm/crmd are timestamps; pcs
+0.12's progress messages. resource-agents 4.16's IPaddr2 has parameters
+4.12's lacks: the agent's meta-data passes the installed one's through.
 """
 
 from typing import List, Mapping, Tuple
