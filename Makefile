@@ -13,9 +13,9 @@ PYTEST_ARGS ?=
 
 APT_PACKAGES := pacemaker corosync pcs resource-agents pacemaker-cli-utils fence-agents \
 	libxml2-utils rpm rpmlint cpio python3-packaging mandoc groff-base man-db iproute2 \
-	python3-venv time createrepo-c dnf dnf-plugins-core gnupg iputils-ping
+	python3-venv time createrepo-c dnf dnf-plugins-core gnupg iputils-ping debootstrap shellcheck
 
-.PHONY: check deps venv agent-venv bench-venv bench-agent lint typecheck vermin test test-unit demo clean install-agent install-fence-agent rpm rpmlint repo completion man
+.PHONY: check check-el10 deps venv agent-venv bench-venv bench-agent lint typecheck vermin test test-unit demo clean install-agent install-fence-agent rpm rpmlint repo completion man
 
 check: deps venv lint typecheck vermin test
 
@@ -98,6 +98,13 @@ test-unit: venv
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
 
+# The EL10 generation (as root): Pacemaker 3.0, pcs 0.12, Python 3.13 in a
+# Debian 13 root (built once with debootstrap, cached under /var/tmp), and the
+# real-cluster tests and the demo's failover run inside it. See
+# tests/lab/el10-root help.
+check-el10: deps
+	bash tests/lab/el10-root check $(PYTEST_ARGS)
+
 # The main job (as root): a real 2-node Pacemaker cluster in network
 # namespaces with fake OCI services; pcs-oci discover, verify and configure a
 # VIP, the active node is killed, the failover is narrated; all torn down.
@@ -122,9 +129,17 @@ install-fence-agent:
 	sed '1s|^#!.*|#!$(AGENT_PYTHON) -I|' agents/fence_oci > $(FENCE_AGENT_DIR)/fence_oci.tmp
 	chmod 0755 $(FENCE_AGENT_DIR)/fence_oci.tmp && mv $(FENCE_AGENT_DIR)/fence_oci.tmp $(FENCE_AGENT_DIR)/fence_oci
 
-# The golden meta-data the tests compare the agent's output with.
+# The golden meta-data the tests compare the agent's output with. The agent's
+# is made from heartbeat IPaddr2's, recorded from the installed
+# resource-agents first, so that the test does not depend on its version.
 metadata-update: venv
-	OCF_ROOT=/usr/lib/ocf $(VPY) -m pcs_oci.agent meta-data > tests/data/metadata/IPaddr2.xml
+	OCF_ROOT=/usr/lib/ocf /usr/lib/ocf/resource.d/heartbeat/IPaddr2 meta-data \
+		> tests/data/metadata/heartbeat-IPaddr2.xml
+	d=$$(mktemp -d) && mkdir -p $$d/resource.d/heartbeat && \
+	printf '#!/bin/sh\nexec cat "%s"\n' "$(CURDIR)/tests/data/metadata/heartbeat-IPaddr2.xml" \
+		> $$d/resource.d/heartbeat/IPaddr2 && chmod 755 $$d/resource.d/heartbeat/IPaddr2 && \
+	OCF_ROOT=$$d $(VPY) -m pcs_oci.agent meta-data > tests/data/metadata/IPaddr2.xml; \
+	rc=$$?; rm -rf $$d; exit $$rc
 	$(VPY) agents/fence_oci -o metadata > tests/data/metadata/fence_oci.xml
 
 # Packaging: the RPM and bash completion; the man pages.

@@ -196,7 +196,8 @@ def _add_cluster_verbs(subparsers: Any) -> None:
     configure.add_argument(
         "--fencing",
         action="store_true",
-        help="also create a fence_oci STONITH device per node and set stonith-enabled=true",
+        help="also create a fence_oci STONITH device per node and enable fencing "
+        "(stonith-enabled=true; fencing-enabled=true on Pacemaker 3.0.2 and later)",
     )
 
     unconfigure = _verb(

@@ -11,6 +11,7 @@ from typing import Dict, List, NamedTuple, Optional, Tuple
 
 from pcs_oci import settings
 from pcs_oci.common import exit_codes, reports
+from pcs_oci.lib import stack
 from pcs_oci.lib.errors import ClusterError
 from pcs_oci.lib.runner import CommandRunner
 
@@ -56,6 +57,8 @@ class ClusterStatus(NamedTuple):
     have_quorum: bool
     # crm_mon's failed actions (each <failure>'s attributes).
     failures: List[Dict[str, str]]
+    # the cluster option that enables fencing on this Pacemaker (stack.py)
+    fencing_option: str = stack.STONITH_ENABLED
 
 
 def _parse_xml(text: str, what: str) -> ET.Element:
@@ -114,14 +117,17 @@ def cluster_status(runner: CommandRunner) -> ClusterStatus:
             rsc.get("role", ""),
         )
     summary = root.find("summary")
-    stonith = summary.find("cluster_options") if summary is not None else None
     quorum = summary.find("current_dc") if summary is not None else None
+    found = summary.find("cluster_options") if summary is not None else None
+    options = dict(found.attrib) if found is not None else {}
+    failures = [dict(f.attrib) for f in root.iter("failure")]
     return ClusterStatus(
         nodes=nodes,
         resources=resources,
-        stonith_enabled=stonith is not None and stonith.get("stonith-enabled") == "true",
+        stonith_enabled=stack.fencing_enabled(options),
         have_quorum=quorum is not None and quorum.get("with_quorum") == "true",
-        failures=[dict(f.attrib) for f in root.iter("failure")],
+        failures=failures,
+        fencing_option=stack.fencing_option(options),
     )
 
 

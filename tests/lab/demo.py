@@ -36,7 +36,7 @@ from types import FrameType
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from tests.lab.lab import SWITCH, unavailable_reason
-from tests.lab.oci_lab import VIP, OciLab
+from tests.lab.oci_lab import CORE_ENDPOINT, VIP, OciLab
 
 #: corosync's token timeout the lab runs with (ms); consensus is 1.2 x token.
 TOKEN_MS = 1000
@@ -142,8 +142,8 @@ class Demo:
         nodes = ol.lab.node_names
         say(
             "cluster up: {} (Pacemaker + Corosync in network namespaces; corosync token "
-            "{} ms); fake OCI Core API on 192.168.77.1:8000, a fake metadata service "
-            "in each node".format(" ".join(nodes), TOKEN_MS)
+            "{} ms); fake OCI Core API on {}, a fake metadata service "
+            "in each node".format(" ".join(nodes), TOKEN_MS, CORE_ENDPOINT.split("//")[1])
         )
         doc = ol.config_doc()
         self.config = ol.write_config(doc)
@@ -188,7 +188,7 @@ class Demo:
         )
         if not ol.lab.ping(SWITCH, VIP):
             raise DemoFailed("a client on the switch cannot ping {}".format(VIP))
-        say("a client on the switch (192.168.77.1) pings {}: answered".format(VIP))
+        say("a client on the switch ({}) pings {}: answered".format(ol.lab.switch_ip, VIP))
         self.pcs_oci(holder, "status")
 
         survivor = [n for n in nodes if n != holder][0]

@@ -35,7 +35,14 @@ from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, TextIO, TypeVar, Union
 
 SCRIPT = Path(__file__).resolve().with_name("cluster-lab")
-DEFAULT_NET = "192.168.77"
+# Labs of one run share these, read once from the environment: LAB_NET (the
+# script's own variable: the /24 every lab of this run uses) and
+# LAB_NAME_PREFIX (prepended to every lab name).  A run that may meet other
+# labs on this machine gives them distinct values: labs that differ only in
+# their subnet still share the cgroup tree, where their names must differ
+# (make check-el10 runs with LAB_NAME_PREFIX=el10 LAB_NET=192.168.91).
+DEFAULT_NET = os.environ.get("LAB_NET") or "192.168.77"
+NAME_PREFIX = os.environ.get("LAB_NAME_PREFIX", "")
 #: ``exec`` target for the switch network namespace (address NET.1)
 SWITCH = "client"
 
@@ -59,6 +66,11 @@ def unavailable_reason() -> Optional[str]:
     if not SCRIPT.is_file():
         return "{} missing".format(SCRIPT)
     return None
+
+
+def lab_name(name: str) -> str:
+    """The LAB_NAME a Lab called `name` runs with (NAME_PREFIX added once)."""
+    return name if name.startswith(NAME_PREFIX) else NAME_PREFIX + name
 
 
 class LabError(subprocess.CalledProcessError):
@@ -188,7 +200,7 @@ class Lab:
         log_stream: Optional[TextIO] = None,
         script: PathLike = SCRIPT,
     ) -> None:
-        self.name = name or f"pt{os.getpid()}"
+        self.name = lab_name(name or f"pt{os.getpid()}")
         if not _NAME_RE.match(self.name):
             raise ValueError("bad lab name {!r}".format(self.name))
         if not 1 <= nodes <= 9:

@@ -1,8 +1,7 @@
 """A cluster lab wired to fake OCI services: where the agent's cluster tests and `make demo` run.
 
-- one fake Core API + federation endpoint on the lab switch (192.168.77.1:8000,
-  or NET.1 of the `net` given, so that labs run side by side), shared by every
-  node, holding the private IPs' state;
+- one fake Core API + federation endpoint on the lab switch (NET.1:8000),
+  shared by every node, holding the private IPs' state;
 - per node a fake instance metadata service on the node's own 127.0.0.1:8169,
   started inside the node, so it dies with the node like the real one would
   become unreachable;
@@ -31,10 +30,10 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from tests.fakes import world as world_lib
 from tests.fakes.remote import RemoteControl
-from tests.lab.lab import Lab, poll
+from tests.lab.lab import DEFAULT_NET, Lab, poll
 
 REPO = Path(__file__).resolve().parents[2]
-NET = "192.168.77"
+NET = DEFAULT_NET  # 192.168.77 unless LAB_NET says otherwise
 SUBNET = NET + ".0/24"
 VIP = NET + ".200"
 API_PORT = 8000
@@ -45,7 +44,10 @@ IMDS_BASE = "http://127.0.0.1:{}/opc/v2".format(IMDS_PORT)
 PYTHON = sys.executable
 # The agent's Python must be usable by the hacluster user (Pacemaker runs
 # meta-data as hacluster): `make agent-venv` builds it from /usr/bin/python3.
-AGENT_PYTHON = str(REPO / ".venv-agent" / "bin" / "python")
+# PCS_OCI_AGENT_PYTHON names another (make check-el10: a venv in its root).
+AGENT_PYTHON = os.environ.get("PCS_OCI_AGENT_PYTHON") or str(
+    REPO / ".venv-agent" / "bin" / "python"
+)
 
 
 def install_fence_agent(directory: Path, python: str = AGENT_PYTHON) -> Path:

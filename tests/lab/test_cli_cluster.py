@@ -20,7 +20,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 import pytest
 
 from tests.lab.lab import poll, unavailable_reason
-from tests.lab.oci_lab import VIP, OciLab
+from tests.lab.oci_lab import NET, VIP, OciLab
 
 pytestmark = [
     pytest.mark.cluster,
@@ -29,7 +29,7 @@ pytestmark = [
 
 ADMIN = "node1"  # where the sysadmin types; pcs is recorded here
 PCS = "/usr/sbin/pcs"
-VIP2 = "192.168.77.201"
+VIP2 = NET + ".201"
 PROVIDER_DIR = "/usr/lib/ocf/resource.d/oci"
 # The checks these tests know; verify may grow others (they must not WARN or
 # FAIL on a healthy lab, and the fault tests ignore them).
@@ -213,7 +213,7 @@ def test_01_configure_from_nothing_runs_exactly_what_dry_run_printed(ol: OciLab)
     ol.wait_everywhere(holder)
     assert ol.control.calls("CreatePrivateIp")
     shown = pcs(ol, "resource", "config", "vip")
-    for text in ("ip=192.168.77.200", "interval=5s", "resource-stickiness=100", "timeout=70s"):
+    for text in ("ip=" + VIP, "interval=5s", "resource-stickiness=100", "timeout=70s"):
         assert text in shown, shown
 
 

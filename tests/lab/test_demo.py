@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.lab import unavailable_reason
+from tests.lab.lab import lab_name, unavailable_reason
 from tests.lab.oci_lab import AGENT_PYTHON, REPO, VIP
 
 pytestmark = [
@@ -80,4 +80,4 @@ def test_demo_narrates_a_failover_without_failback() -> None:
     # Timestamps never go backwards.
     stamps = [float(line.split("s]", 1)[0].strip("[ ")) for line in lines]
     assert stamps == sorted(stamps)
-    assert not Path("/var/tmp/cluster-lab-" + name).exists()
+    assert not Path("/var/tmp/cluster-lab-" + lab_name(name)).exists()

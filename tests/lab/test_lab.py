@@ -345,7 +345,7 @@ def test_down_leaves_nothing_behind(tmp_path: Path) -> None:
                 cg = (d / "cgroup").read_text()
             except OSError:
                 continue
-            assert "cluster-lab-" + name not in cg
+            assert "cluster-lab-" + lab.name not in cg
 
 
 def test_selftest_ipaddr2_failover() -> None:

@@ -136,12 +136,16 @@ def check_fencing(cluster: ClusterFacts) -> Rows:
         row(
             FENCING,
             WARN,
-            "stonith-enabled={} with {} device(s): after a network partition both nodes may "
+            "{}={} with {} device(s): after a network partition both nodes may "
             "start the VIP; OCI gives the private IP to the last mover, so clients may "
             "reach a node the cluster lost".format(
-                str(cluster.status.stonith_enabled).lower(), len(devices)
+                cluster.status.fencing_option,
+                str(cluster.status.stonith_enabled).lower(),
+                len(devices),
             ),
-            "configure a fence device for every node and `pcs property set stonith-enabled=true`",
+            "configure a fence device for every node and `pcs property set {}=true`".format(
+                cluster.status.fencing_option
+            ),
         )
     ]
 

@@ -19,7 +19,7 @@ from pcs_oci.common.agent_params import (
     OCI_PARAMETER_NAMES,
     OCI_PARAMETERS,
 )
-from pcs_oci.lib import cib_file, pacemaker, plan, vip_group
+from pcs_oci.lib import cib_file, pacemaker, plan, stack, vip_group
 from pcs_oci.lib.commands import fencing as fencing_lib
 from pcs_oci.lib.config import Config, Vip
 from pcs_oci.lib.env import Env
@@ -191,9 +191,7 @@ def plan_vip(
 
 
 def _defaults_argv(value: str, pcs_version: Tuple[int, ...]) -> List[str]:
-    # pcs 0.11 (EL9) has `defaults update`; 0.10 (EL8) sets them directly.
-    argv = [settings.PCS, "resource", "defaults"]
-    return argv + (["update", value] if pcs_version >= (0, 11) else [value])
+    return stack.resource_defaults_argv(pcs_version, value)
 
 
 DEFAULTS_NAME = "cluster-wide default resource-stickiness"
@@ -227,6 +225,7 @@ class _Cluster(NamedTuple):
     # Group id -> its members in order (vips[].group).
     groups: Dict[str, List[str]] = {}
     skipped: List[str] = []
+    fencing_option: str = stack.STONITH_ENABLED
 
 
 def _preflight(env: Env, config: Config) -> _Cluster:
@@ -295,6 +294,7 @@ def _preflight(env: Env, config: Config) -> _Cluster:
         status.stonith_enabled,
         vip_group.groups_in(cib),
         skipped,
+        status.fencing_option,
     )
 
 
@@ -308,7 +308,9 @@ def configure(
         problems = fencing_lib.preflight(config, cluster.primitives, cluster.element_ids)
         if problems:
             raise PcsOciError(*problems, exit_code=exit_codes.PRECONDITION)
-        fence_plans = fencing_lib.plan_devices(config, cluster.primitives, cluster.stonith_enabled)
+        fence_plans = fencing_lib.plan_devices(
+            config, cluster.primitives, cluster.stonith_enabled, cluster.fencing_option
+        )
     plans = [
         plan_vip(config, vip, cluster.primitives.get(vip.name), cluster.groups)
         for vip in config.vips

@@ -19,7 +19,7 @@ from pcs_oci import settings
 from pcs_oci.common import reports
 from pcs_oci.common.agent_params import CONNECTION_PARAMETERS
 from pcs_oci.common.reports import ReportItem
-from pcs_oci.lib import pacemaker, plan
+from pcs_oci.lib import pacemaker, plan, stack
 from pcs_oci.lib.config import Config, Node
 from pcs_oci.lib.plan import ObjectPlan, Step, name_values, param_changes
 
@@ -125,19 +125,25 @@ def plan_device(config: Config, node: Node, existing: Optional[pacemaker.Primiti
 
 
 def plan_devices(
-    config: Config, primitives: Dict[str, pacemaker.Primitive], stonith_enabled: bool
+    config: Config,
+    primitives: Dict[str, pacemaker.Primitive],
+    stonith_enabled: bool,
+    option: str = stack.STONITH_ENABLED,
 ) -> List[ObjectPlan]:
-    """The devices, then stonith-enabled=true (once there is a device to use)."""
+    """The devices, then `option`=true (once there is a device to use).
+
+    option: the cluster option that enables fencing on this Pacemaker
+    (stonith-enabled, or fencing-enabled since 3.0.2: ClusterStatus says).
+    """
     plans = [plan_device(config, n, primitives.get(device_name(n))) for n in config.nodes]
-    name = "stonith-enabled"
     if stonith_enabled:
-        plans.append(ObjectPlan(name, plan.UNCHANGED, [], []))
+        plans.append(ObjectPlan(option, plan.UNCHANGED, [], []))
     else:
         step = Step(
-            name,
-            "enable fencing (stonith-enabled=true)",
-            [settings.PCS, "property", "set", "stonith-enabled=true"],
-            [[settings.PCS, "property", "set", "stonith-enabled=false"]],
+            option,
+            "enable fencing ({}=true)".format(option),
+            [settings.PCS, "property", "set", option + "=true"],
+            [[settings.PCS, "property", "set", option + "=false"]],
         )
-        plans.append(ObjectPlan(name, plan.SET, ["stonith-enabled: false -> true"], [step]))
+        plans.append(ObjectPlan(option, plan.SET, ["{}: false -> true".format(option)], [step]))
     return plans

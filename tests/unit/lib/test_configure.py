@@ -193,6 +193,7 @@ def test_api_key_auth_and_monitor_api_become_parameters(env_for: Any) -> None:
 @pytest.mark.parametrize(
     "version, argv",
     [
+        ("0.12.0.2", [PCS, "resource", "defaults", "update", "resource-stickiness=100"]),
         ("0.11.5", [PCS, "resource", "defaults", "update", "resource-stickiness=100"]),
         ("0.10.18", [PCS, "resource", "defaults", "resource-stickiness=100"]),
     ],
