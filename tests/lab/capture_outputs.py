@@ -29,7 +29,6 @@ CAPTURES = {
     "crm_mon.xml": ["/usr/sbin/crm_mon", "--one-shot", "--inactive", "--output-as=xml"],
     "cib-configuration.xml": ["/usr/sbin/cibadmin", "--query", "--scope", "configuration"],
     "cib-status.xml": ["/usr/sbin/cibadmin", "--query", "--scope", "status"],
-    "crm_node-l.txt": ["/usr/sbin/crm_node", "-l"],
     "pcs-version.txt": ["/usr/sbin/pcs", "--version"],
 }
 VERSIONS = "dpkg-query -W -f='${Package} ${Version}\\n' pacemaker pcs corosync resource-agents"

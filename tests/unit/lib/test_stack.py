@@ -15,7 +15,8 @@ from typing import Any, Dict, List
 import pytest
 
 from pcs_oci.lib import pacemaker, stack
-from pcs_oci.lib.commands import configure, stonith
+from pcs_oci.lib import plan as plan_lib
+from pcs_oci.lib.commands import configure
 from pcs_oci.lib.env import Env
 from tests.tools.fake_runner import Call, FakeRunner, cib_configuration_xml, crm_mon_xml
 
@@ -104,14 +105,10 @@ def test_cib_configuration_reads_the_same_on_both(generation: str) -> None:
 
 
 @pytest.mark.parametrize("generation", GENERATIONS)
-def test_cib_status_and_crm_node_read_the_same_on_both(generation: str) -> None:
+def test_cib_status_reads_the_same_on_both(generation: str) -> None:
     cib_status = ["/usr/sbin/cibadmin", "--query", "--scope", "status"]
-    r = runner(
-        Call(cib_status, recorded(generation, "cib-status.xml")),
-        Call(["/usr/sbin/crm_node", "-l"], recorded(generation, "crm_node-l.txt")),
-    )
+    r = runner(Call(cib_status, recorded(generation, "cib-status.xml")))
     assert pacemaker.agent_missing_on(r, ["vip", "fence_node1"]) == {}
-    assert pacemaker.node_names(r) == ["node1", "node2"]
     r.assert_all_called()
 
 
@@ -182,7 +179,7 @@ CONFIG: Dict[str, Any] = {
 @pytest.fixture
 def env_for(tmp_path: Any, monkeypatch: Any) -> Any:
     monkeypatch.setattr(pacemaker, "agent_installed", lambda: True)
-    monkeypatch.setattr(stonith, "agent_installed", lambda: True)
+    monkeypatch.setattr(pacemaker, "fence_agent_installed", lambda: True)
 
     def make(calls: List[Call]) -> Env:
         path = tmp_path / "pcs-oci.json"
@@ -192,7 +189,7 @@ def env_for(tmp_path: Any, monkeypatch: Any) -> Any:
     return make
 
 
-def fencing_plan(env_for: Any, pcs_version: str, crm_mon: str) -> configure.ConfigureResult:
+def fencing_plan(env_for: Any, pcs_version: str, crm_mon: str) -> plan_lib.ClusterPlan:
     env = env_for(
         [
             Call([PCS, "--version"], pcs_version + "\n"),
