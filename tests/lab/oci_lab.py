@@ -1,7 +1,8 @@
 """A cluster lab wired to fake OCI services: where the agent's cluster tests and `make demo` run.
 
-- one fake Core API + federation endpoint on the lab switch (192.168.77.1:8000),
-  shared by every node, holding the private IPs' state;
+- one fake Core API + federation endpoint on the lab switch (192.168.77.1:8000,
+  or NET.1 of the `net` given, so that labs run side by side), shared by every
+  node, holding the private IPs' state;
 - per node a fake instance metadata service on the node's own 127.0.0.1:8169,
   started inside the node, so it dies with the node like the real one would
   become unreachable;
@@ -105,14 +106,19 @@ class OciLab:
         token_ms: Optional[int] = None,
         log_stream: Any = None,
         fence_oci: bool = False,
+        net: Optional[str] = None,
     ):
         if not os.access(AGENT_PYTHON, os.X_OK):
             raise RuntimeError("{} is missing: run `make agent-venv`".format(AGENT_PYTHON))
         self.tmp = Path(tempfile.mkdtemp(prefix="pcs-oci-lab-"))
         # Readable by the daemons inside the nodes (/tmp is shared with them).
         self.tmp.chmod(0o755)
+        # Another /24 than NET lets this lab run beside others on one machine.
+        self.net = net or NET
+        self.vip = self.net + ".200"
+        self.core_endpoint = "http://{}.1:{}".format(self.net, API_PORT)
         names = ["node{}".format(i) for i in range(1, nodes + 1)]
-        self.world = world_lib.make_world(nodes=names, subnet_cidr=SUBNET)
+        self.world = world_lib.make_world(nodes=names, subnet_cidr=self.net + ".0/24")
         self.world_path = self.tmp / "world.json"
         world_lib.save(self.world, str(self.world_path))
         self.agent_dir = self.tmp / "ocf-oci"
@@ -130,7 +136,7 @@ class OciLab:
         env = {
             "*": {
                 "OCI_METADATA_BASE_URL": IMDS_BASE,
-                "PCS_OCI_FEDERATION_ENDPOINT": FEDERATION_ENDPOINT,
+                "PCS_OCI_FEDERATION_ENDPOINT": self.core_endpoint + "/v1/x509",
                 "OCI_SDK_DEFAULT_CIRCUITBREAKER_ENABLED": "false",
             }
         }
@@ -153,6 +159,7 @@ class OciLab:
             service_ports=[IMDS_PORT],
             ocf_provider_dir=str(self.agent_dir),
             token_ms=token_ms,
+            net=self.net,
             log_stream=log_stream,
         )
         self.ctl: Optional[RemoteControl] = None
@@ -170,18 +177,18 @@ class OciLab:
                 "--world",
                 str(self.world_path),
                 "--listen",
-                "{}.1:{}".format(NET, API_PORT),
+                "{}.1:{}".format(self.net, API_PORT),
                 "--role",
                 "core,federation",
                 # Only the switch itself (our loopback forwarder), never a node.
                 "--control-from",
-                NET + ".1/32",
+                self.net + ".1/32",
             ]
             + (["--hook", str(self.hook)] if self.hook else []),
             port=API_PORT,
             cwd=str(REPO),
         )
-        port = self.lab.forward("oci-control", API_PORT, addr=NET + ".1")
+        port = self.lab.forward("oci-control", API_PORT, addr=self.net + ".1")
         self.ctl = RemoteControl("http://127.0.0.1:{}".format(port))
         return self
 
@@ -219,16 +226,16 @@ class OciLab:
                 return str(name)
         return None
 
-    def oci_holder(self, ip: str = VIP) -> Optional[str]:
+    def oci_holder(self, ip: Optional[str] = None) -> Optional[str]:
         """The node whose VNIC OCI assigns `ip` to (None: nobody / no such IP)."""
-        found = self.control.private_ip_by_address(ip)
+        found = self.control.private_ip_by_address(ip or self.vip)
         return self.vnic_node(found.get("vnicId")) if found else None
 
-    def os_holders(self, ip: str = VIP) -> List[str]:
-        return [n for n in self.lab.running_nodes() if self.lab.has_addr(n, ip)]
+    def os_holders(self, ip: Optional[str] = None) -> List[str]:
+        return [n for n in self.lab.running_nodes() if self.lab.has_addr(n, ip or self.vip)]
 
     def wait_everywhere(
-        self, node: str, ip: str = VIP, rsc: str = "vip", secs: float = 60
+        self, node: str, ip: Optional[str] = None, rsc: str = "vip", secs: float = 60
     ) -> float:
         """Until Pacemaker, the OS and OCI all put the VIP on `node`; elapsed ms."""
         start = time.monotonic()
@@ -236,7 +243,7 @@ class OciLab:
         poll(
             lambda: self.oci_holder(ip) == node and self.os_holders(ip) == [node],
             timeout=max(5.0, secs - (time.monotonic() - start)),
-            what="{} on {} in OCI and the OS".format(ip, node),
+            what="{} on {} in OCI and the OS".format(ip or self.vip, node),
         )
         return (time.monotonic() - start) * 1000.0
 
@@ -267,7 +274,7 @@ class OciLab:
             nodes.append(entry)
         vip_entry = {
             "name": "vip",
-            "ip": VIP,
+            "ip": self.vip,
             "cidr_netmask": 24,
             "nic": "eth0",
             "monitor_interval": "5s",
@@ -278,5 +285,5 @@ class OciLab:
             "nodes": nodes,
             "vips": [vip_entry],
             "resource_stickiness": 100,
-            "oci": {"auth": "instance_principal", "endpoint": CORE_ENDPOINT, "timeout": 3},
+            "oci": {"auth": "instance_principal", "endpoint": self.core_endpoint, "timeout": 3},
         }
