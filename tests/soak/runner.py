@@ -476,7 +476,8 @@ def _outcome(rec: Dict[str, Any]) -> str:
 def find_leftovers(lab_dir: str, tmp: str, name: str) -> List[str]:
     """What of the lab survived its teardown: processes, mounts, files, cgroups."""
     found = []
-    marks = [lab_dir.encode(), tmp.encode(), ("cluster-lab-" + name).encode()]
+    # With the slash: lab "soak" must not count lab "soakci"'s processes.
+    marks = [(p + "/").encode() for p in (lab_dir, tmp, "cluster-lab-" + name)]
     deadline = time.monotonic() + 10  # killed processes are reaped late (README: zombies)
     while True:
         procs = []

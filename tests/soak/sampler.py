@@ -95,8 +95,13 @@ def parse_crm_mon(xml_text: str) -> Dict[str, Any]:
         ]
         for f in root.iter("failure")
     ]
+    # Fencing under way (crm_mon lists pending fence actions by default).
+    fencing = sorted(
+        {e.get("target", "") for e in root.iter("fence_event") if e.get("status") == "pending"}
+    )
     return {
         "quorum": dc is not None and dc.get("with_quorum") == "true",
+        "fencing": fencing,
         "dc": dc.get("name") if dc is not None and dc.get("present") == "true" else None,
         "online": sorted(online),
         "unclean": sorted(unclean),

@@ -142,6 +142,8 @@ def converged(tick: Tick, vip: str, members: Sequence[str] = ()) -> Verdict:
         return Verdict(None, None, "no fresh crm_mon view")
     if not crm.get("quorum"):
         return Verdict(False, None, "no node with quorum answered crm_mon")
+    if crm.get("fencing"):
+        return Verdict(False, None, "fencing of {} under way".format(",".join(crm["fencing"])))
     on = crm_on(crm, vip)
     if len(on) != 1:
         return Verdict(False, None, "Pacemaker runs it on {}".format(on or "no node"))

@@ -35,6 +35,7 @@ def state(
     crm_age: float = 0.2,
     online: Optional[Sequence[str]] = None,
     unclean: Sequence[str] = (),
+    fencing: Sequence[str] = (),
     ping: Optional[Dict[str, bool]] = None,
     failures: Sequence[Sequence[str]] = (),
     files: Optional[Dict[str, List[str]]] = None,
@@ -80,6 +81,7 @@ def state(
         if online is not None
         else [n for n in NODES if states[n] == "running"],
         "unclean": list(unclean),
+        "fencing": list(fencing),
         "rsc": {v: {"on": placed(pcmk, v), "role": "Started", "failed": False} for v in home},
         "failures": [list(f) for f in failures],
     }

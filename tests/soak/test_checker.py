@@ -188,6 +188,7 @@ def test_3_each_condition_counts() -> None:
         {"ping": {"vip1": False}},  # the switch gets no answer
         {"quorum": False},  # no quorum
         {"unclean": ["node1"]},  # fencing of the holder still due
+        {"fencing": ["node3"]},  # a fencing under way: not settled
         {"pcmk": {"vip1": ["node1", "node2"]}},  # active twice
     ]
     for bad in broken:

@@ -41,7 +41,7 @@ def test_fib_local_addresses() -> None:
 
 def test_crm_mon_view() -> None:
     view = parse_crm_mon((DATA / "crm_mon.xml").read_text())
-    assert view["quorum"] is True and view["dc"] == "node1"
+    assert view["quorum"] is True and view["dc"] == "node1" and view["fencing"] == []
     assert view["online"] == ["node1", "node2", "node3"] and view["unclean"] == []
     assert view["rsc"]["vip1"] == {
         "on": ["node1"],
@@ -67,10 +67,14 @@ def test_crm_mon_failures_and_unclean_nodes() -> None:
         '  <failures><failure op_key="vip2_start_0" node="node3" exitstatus="error" '
         'exitreason="NotAuthenticated (HTTP 401)" exitcode="1" call="9" status="complete" '
         'last-rc-change="2026-12-02 10:00:00Z" queued="0" exec="2000" interval="0" task="start"/>'
-        "</failures>\n  <node_history>",
+        '</failures>\n  <fence_history><fence_event action="reboot" target="node2" '
+        'client="pacemaker-controld.134" origin="node1" status="pending"/>'
+        '<fence_event action="reboot" target="node3" status="success"/></fence_history>\n'
+        "  <node_history>",
     )
     view = parse_crm_mon(text)
     assert view["online"] == ["node1", "node3"] and view["unclean"] == ["node2"]
+    assert view["fencing"] == ["node2"]
     assert view["failures"] == [
         ["vip2", "node3", "start", "error", "NotAuthenticated (HTTP 401)", "2026-12-02 10:00:00Z"]
     ]

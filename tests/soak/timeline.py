@@ -26,6 +26,9 @@ def summarize(tick: S.Tick, vips: Sequence[str]) -> str:
         addr = ",".join(S.address_holders(tick, vip)) or "-"
         oci = S.oci_holders(tick, vip)
         pcmk = ",".join(S.crm_on(crm, vip)) or "-" if crm else "?"
+        info = (crm or {}).get("rsc", {}).get(vip, {})
+        if info.get("pending") or (info.get("role") not in (None, "Started", "Stopped")):
+            pcmk += "({})".format(info.get("pending") or info.get("role"))
         parts.append(
             "{} ip={} oci={} pcmk={}{}".format(
                 vip,
