@@ -157,7 +157,7 @@ def render(doc: Dict[str, Any], notes: Optional[str] = None) -> str:
         ]
         out += _table(
             ["part", "s"],
-            [[k, round(v, 2)] for k, v in (timing.get("T_components_s") or {}).items()],
+            [[c["part"], c["s"]] for c in timing.get("T_components_s") or []],
         )
         out.append("")
     failover = doc.get("failover_s") or {}

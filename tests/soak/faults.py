@@ -164,8 +164,9 @@ class Injector:
 
     def _live_node(self) -> str:
         states = self.lab.node_states()
-        live = [n for n in self.nodes if states.get(n) == "running" and n not in self.cut]
-        live += [n for n in self.nodes if states.get(n) == "running" and n in self.cut]
+        # Rather a node no fault is pending on (pcs dies with its node).
+        running = [n for n in self.nodes if states.get(n) == "running"]
+        live = sorted(running, key=lambda n: (n in self.cut, n in self.busy, n))
         if not live:
             raise Skip("no running node to run pcs on")
         return live[0]
@@ -326,12 +327,10 @@ class Injector:
         rec.update(rsc=rsc, to=to, node=to, nodes=[to])
         self.moved.append(rsc)
         where = self._live_node()
-        try:
-            with self._unlocked():
-                self.lab.pcs(where, "resource", "move-with-constraint", rsc, to, timeout=60)
-        except BaseException:
-            self.moved.remove(rsc)
-            raise
+        # If pcs fails, the constraint may exist all the same: rsc stays in
+        # self.moved, and the final heal clears it.
+        with self._unlocked():
+            self.lab.pcs(where, "resource", "move-with-constraint", rsc, to, timeout=60)
         return {"rsc": rsc, "node": to, "nodes": [to]}
 
     # ------------------------------------------------------------ cloud

@@ -329,9 +329,11 @@ class Soak:
 
     def run(self) -> int:
         self.o.out.mkdir(parents=True, exist_ok=True)
-        for path in (self.samples_path, self.events_path):
-            if path.exists():
-                path.unlink()
+        # A fresh directory: nothing of an earlier run may mix with this one's.
+        for name in ("samples.jsonl", "events.jsonl", "report.json", "lab.log", "schedule.json"):
+            if (self.o.out / name).exists():
+                (self.o.out / name).unlink()
+        shutil.rmtree(self.o.out / "logs", ignore_errors=True)
         events = sch.make_schedule(self.o.seed, self.o.events, sch.Params(scale=self.o.scale))
         (self.o.out / "schedule.json").write_text(sch.to_json(events))
         self.say(

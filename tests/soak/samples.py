@@ -256,14 +256,21 @@ class Window(NamedTuple):
 def windows(records: Sequence[Record], t_end: float) -> List[Window]:
     applied: Dict[str, Record] = {}
     healed: Dict[str, Record] = {}
+    uncertain = set()
     for rec in records:
         if rec.get("phase") == "apply" and rec.get("ok") and not rec.get("skipped"):
             applied[rec["id"]] = rec
+        elif rec.get("phase") == "apply" and rec.get("kind") == "move" and not rec.get("ok"):
+            # pcs failed (its node died under it): the constraint may exist all
+            # the same, until the final heal clears it.
+            applied[rec["id"]] = rec
+            uncertain.add(rec["id"])
         elif rec.get("phase") == "heal":
             healed[rec["id"]] = rec
+    final = final_heal(records)
     out = []
     for key, rec in applied.items():
-        heal = healed.get(key)
+        heal = final if key in uncertain else healed.get(key)
         out.append(
             Window(
                 key,

@@ -351,3 +351,14 @@ def test_windows_pair_apply_and_heal_and_skip_what_did_not_apply() -> None:
         ("0", "kill", ("node1",), 5.1),
         ("2", "api", (), 99.0),
     ]
+
+
+def test_a_failed_move_may_still_have_moved_it_until_the_final_heal() -> None:
+    # pcs died with its node: the constraint may exist, so a move to its target
+    # until the final heal is explained.
+    failed = rec("apply", "1", "move", 38, 39, ok=False, error="Killed", rsc="vip1", to="node2")
+    skipped_heal = rec("heal", "1", "move", 45, 45, skipped="was not applied")
+    wins = S.windows([failed, skipped_heal, final(70)], T0 + 99)
+    assert [(w.id, w.rsc, w.to, round(w.t1 - T0, 1)) for w in wins] == [
+        ("1", "vip1", "node2", 70.0)
+    ]

@@ -91,7 +91,7 @@ class Timing(NamedTuple):
             "group_extra_s": self.group_extra_s,
             "vips": [v._asdict() for v in self.vips],
             "T_s": self.convergence_deadline_s,
-            "T_components_s": self.components(),
+            "T_components_s": [{"part": k, "s": round(v, 2)} for k, v in self.components().items()],
         }
 
 
