@@ -14,7 +14,9 @@
    node's VNIC, a client on the switch reaching it; and it stays so.
 4. No failback: a VIP never leaves a holder that stayed healthy for a node
    that returned (was down, hung, cut off or stopped since the holder took
-   it), unless the schedule moved it there or it failed on the holder.
+   it), unless the schedule moved it there (until its `pcs resource clear`
+   plus the start timeout: a start under way still lands) or it failed on
+   the holder.
 5. Nothing leaks: at the end no state file on a node that does not hold its
    VIP, no private IP in OCI beyond the nodes' and the VIPs', no agent or
    fence agent process older than its timeout at any time, nothing of the
@@ -32,8 +34,6 @@ from tests.soak.samples import Tick, Window
 from tests.soak.timing import Timing
 
 POWER_OFF_ACTIONS = ("STOP", "SOFTSTOP", "RESET", "SOFTRESET")
-# Grace after a `pcs resource clear`: a move already under way still lands.
-MOVE_GRACE_S = 10.0
 # Slack (s) around a holder's last tick when asking whether it was disturbed.
 DISTURB_SLACK_S = 5.0
 # Beyond its op timeout, an agent process must be gone within this (execd kills it).
@@ -333,11 +333,14 @@ def check_failback(
             if new == holder:
                 last_seen = t
                 continue
+            # After `pcs resource clear`, a start on the target already under
+            # way still lands: it may take the start timeout.
+            grace = ctx.timing.vip(vip).start_s
             moved = any(
                 w.kind == "move"
                 and w.rsc == ctx.movable.get(vip)
                 and w.to == new
-                and w.covers(t, after=MOVE_GRACE_S)
+                and w.covers(t, after=grace)
                 for w in wins
             )
             since = last_seen - DISTURB_SLACK_S

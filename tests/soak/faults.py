@@ -30,6 +30,7 @@ heal does not end the second's window. Actions run in threads of their own
 bookkeeping is under one lock, released around the slow lab commands.
 """
 
+import subprocess
 import threading
 import time
 from contextlib import contextmanager
@@ -199,7 +200,7 @@ class Injector:
                 raise Skip("{} is under event {}".format(node, self.busy[node]))
             self.busy[node] = key
             try:
-                self._apply_node(ev, node)
+                self._apply_node(ev, node, rec["detail"])
             except BaseException:
                 self.busy.pop(node, None)
                 raise
@@ -250,7 +251,7 @@ class Injector:
 
     # ------------------------------------------------------------ nodes
 
-    def _apply_node(self, ev: Event, node: str) -> None:
+    def _apply_node(self, ev: Event, node: str, detail: List[str]) -> None:
         st = self.lab.node_states().get(node, "down")
         if ev.kind == "kill":
             if st == "down":
@@ -270,16 +271,22 @@ class Injector:
                 raise Skip("{} is {}".format(node, st))
             # Without the lab's lock (its `stop` holds it throughout): a fencing due
             # meanwhile must not wait for this shutdown.
-            with self._unlocked():
-                self.lab.exec(
-                    node,
-                    "systemctl",
-                    "stop",
-                    "pacemaker",
-                    "corosync",
-                    "pcsd",
-                    check=False,
-                    timeout=STOP_TIMEOUT_S,
+            try:
+                with self._unlocked():
+                    self.lab.exec(
+                        node,
+                        "systemctl",
+                        "stop",
+                        "pacemaker",
+                        "corosync",
+                        "pcsd",
+                        check=False,
+                        timeout=STOP_TIMEOUT_S,
+                    )
+            except subprocess.TimeoutExpired:
+                # Like `cluster-lab stop`: a shutdown that does not end is cut short.
+                detail.append(
+                    "clean stop still running after {:.0f}s: powered off".format(STOP_TIMEOUT_S)
                 )
             self.lab.kill(node)
 

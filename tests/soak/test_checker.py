@@ -362,3 +362,19 @@ def test_a_failed_move_may_still_have_moved_it_until_the_final_heal() -> None:
     assert [(w.id, w.rsc, w.to, round(w.t1 - T0, 1)) for w in wins] == [
         ("1", "vip1", "node2", 70.0)
     ]
+
+
+def test_4_a_move_long_after_its_clear_is_a_failback() -> None:
+    # Moved to node2 at 12 s and cleared at 14 s (node2 down then), it lands on
+    # node2 at 60 s: later than the clear + the start timeout (20 s).
+    kill = event("0", "kill", 10, 20, node="node2", nodes=["node2"])
+    move = event("1", "move", 12, 14, node="node2", nodes=["node2"], rsc="vip1", to="node2")
+
+    def at(t: float) -> Dict[str, Any]:
+        out = _back_to("node2", 60)(t)
+        out.setdefault("where", {})["vip2"] = "node3"
+        if 10 <= t < 22:
+            out["nodes"] = {"node2": "down"}
+        return out
+
+    assert "failback" in kinds(run(stream(90, at), kill + move + [final(65)], end=90))

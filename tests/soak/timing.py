@@ -6,8 +6,12 @@ measurements, so the bound does not drift with the load:
 
   membership   token + consensus        the survivors form a new membership
   election     dc-deadtime              a returning node joins, a DC is elected
-  fencing      fence delay + the fence action's timeout (pcmk_reboot_timeout,
-               else stonith-timeout): a fencing that is due still completes
+  fencing      fence delay + 1.2 x the fence action's timeout (pcmk_reboot_timeout,
+               else stonith-timeout): a fencing that is due still completes. A
+               node that fences for another is given 1.2 x that timeout (the
+               fencer's log: "Requesting that node3 perform 'reboot' action
+               targeting node2 ... (360s, 0s)" with pcmk_reboot_timeout=300s);
+               when that node dies meanwhile, the cluster waits all of it
   recovery     stop timeout + 2 x start timeout: a start under way when the
                fault healed may still fail (it began while the cloud failed),
                then one start elsewhere (groups: every member's)
@@ -24,6 +28,8 @@ _UNITS.update({"us": 1e-6, "usec": 1e-6, "h": 3600.0, "hr": 3600.0})
 DEFAULT_OP_TIMEOUT_S = 20.0
 DEFAULT_STONITH_TIMEOUT_S = 60.0
 DEFAULT_DC_DEADTIME_S = 20.0
+# How much longer than the action's timeout the fencer waits for a peer's fencing.
+PEER_FENCING_FACTOR = 1.2
 
 
 def seconds(value: Optional[str], default: float = 0.0) -> float:
@@ -67,7 +73,8 @@ class Timing(NamedTuple):
         return {
             "membership (token + consensus)": self.token_s + self.consensus_s,
             "election (dc-deadtime)": self.dc_deadtime_s,
-            "fencing (delay + action timeout)": self.fence_delay_s + self.fence_timeout_s,
+            "fencing (delay + 1.2 x action timeout)": self.fence_delay_s
+            + PEER_FENCING_FACTOR * self.fence_timeout_s,
             "recovery (stop + 2 x start)": stop + 2 * start + 2 * self.group_extra_s,
             "detection (monitor interval + monitor_api_interval)": detect,
         }
