@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, TextIO
 
 from tests.lab.lab import LabError, process_alive
 from tests.lab.oci_lab import API_PORT, PYTHON, REPO, OciLab
-from tests.soak import checker, metrics, report, timing
+from tests.soak import aftermath, checker, metrics, report, timing
 from tests.soak import samples as S
 from tests.soak import schedule as sch
 from tests.soak.faults import Injector
@@ -284,46 +284,20 @@ class Soak:
 
     def collect(self) -> None:
         assert self.ol is not None
-        calls = self.ol.control.calls()
-        by_op: Dict[str, int] = {}
-        by_status: Dict[str, int] = {}
-        for c in calls:
-            by_op[c["op"]] = by_op.get(c["op"], 0) + 1
-            key = str(c["status"]) if c["status"] is not None else "dropped"
-            by_status[key] = by_status.get(key, 0) + 1
-        during = [c for c in calls if c["time"] >= self.t_start]
-        self.api_calls = {
-            "total": len(calls),
-            "during_schedule": len(during),
-            "by_op": by_op,
-            "by_status": by_status,
-        }
+        self.api_calls = aftermath.count_calls(self.ol.control.calls(), self.t_start)
 
     def keep_logs(self) -> None:
         assert self.ol is not None
-        dest = self.o.out / "logs"
-        lab_dir = self.ol.lab.lab_dir
-        for node in self.ol.lab.node_names:
-            for rel in (
-                "var/log/pacemaker/pacemaker.log",
-                "var/log/corosync/corosync.log",
-                "services.log",
-            ):
-                src = lab_dir / "nodes" / node / rel
-                if src.exists():
-                    (dest / node).mkdir(parents=True, exist_ok=True)
-                    shutil.copy(src, dest / node / src.name)
-        for name in ("oci.log", "oci-hook.log", "fence.log", SAMPLER + ".log"):
-            if (lab_dir / name).exists():
-                dest.mkdir(parents=True, exist_ok=True)
-                shutil.copy(lab_dir / name, dest / name)
+        aftermath.copy_logs(
+            self.ol.lab.lab_dir, self.ol.lab.node_names, [SAMPLER + ".log"], self.o.out / "logs"
+        )
 
     def teardown(self) -> None:
         if self.ol is None:
             return
         lab_dir, tmp, name = self.ol.lab.lab_dir, self.ol.tmp, self.o.name
         self.ol.close(failed=False)
-        self.leftovers = find_leftovers(str(lab_dir), str(tmp), name)
+        self.leftovers = aftermath.find_leftovers(str(lab_dir), str(tmp), name)
 
     # ------------------------------------------------------------ all
 
@@ -473,42 +447,6 @@ def _outcome(rec: Dict[str, Any]) -> str:
         return "{}FAILED: {} {}".format(what, rec.get("error"), took)
     detail = "; ".join(rec.get("detail") or [])
     return "{}{}{}".format(what, took, " " + detail if detail else "")
-
-
-def find_leftovers(lab_dir: str, tmp: str, name: str) -> List[str]:
-    """What of the lab survived its teardown: processes, mounts, files, cgroups."""
-    found = []
-    # With the slash: lab "soak" must not count lab "soakci"'s processes.
-    marks = [(p + "/").encode() for p in (lab_dir, tmp, "cluster-lab-" + name)]
-    deadline = time.monotonic() + 10  # killed processes are reaped late (README: zombies)
-    while True:
-        procs = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit() or int(entry) == os.getpid():
-                continue
-            try:
-                with open("/proc/{}/cmdline".format(entry), "rb") as f:
-                    cmd = f.read()
-                with open("/proc/{}/cgroup".format(entry), "rb") as f:
-                    cg = f.read()
-            except OSError:
-                continue
-            if any(m in cmd or m in cg for m in marks) and process_alive(int(entry)):
-                procs.append(
-                    "process {}: {}".format(
-                        entry, cmd.replace(b"\0", b" ")[:200].decode(errors="replace")
-                    )
-                )
-        if not procs or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    found += procs
-    with open("/proc/mounts") as f:
-        found += ["mount: " + line.strip() for line in f if lab_dir in line]
-    for path in (lab_dir, tmp, lab_dir + ".lock"):
-        if os.path.exists(path):
-            found.append("left on disk: " + path)
-    return found
 
 
 def git_commit() -> str:

@@ -5,7 +5,7 @@ from typing import Any, Dict
 
 import pytest
 
-from tests.soak import docs, metrics, report, timing
+from tests.soak import aftermath, docs, metrics, report, timing
 from tests.soak import samples as S
 from tests.soak.sampler import parse_crm_mon, parse_fib_local
 from tests.soak.synthetic import T0, event, stream
@@ -198,3 +198,17 @@ def test_docs_render_the_report() -> None:
     assert "make soak EVENTS=1 SEED=42" in text and "seed 42" in text.lower()
     assert "not_converged" in text and "Nothing broke." in text
     assert "generated" in text.lower()
+
+
+def test_api_calls_are_counted_by_operation_and_status() -> None:
+    calls = [
+        {"op": "UpdatePrivateIp", "status": 200, "time": 5.0},
+        {"op": "Federation", "status": 401, "time": 6.0},
+        {"op": "GetPrivateIp", "status": None, "time": 1.0},
+    ]
+    assert aftermath.count_calls(calls, 2.0) == {
+        "total": 3,
+        "during_schedule": 2,
+        "by_op": {"Federation": 1, "GetPrivateIp": 1, "UpdatePrivateIp": 1},
+        "by_status": {"200": 1, "401": 1, "dropped": 1},
+    }
