@@ -362,7 +362,8 @@ class Soak:
         verdict: Optional[checker.Result] = None
         data: Dict[str, Any] = {}
         if self.timing is not None and self.samples_path.exists():
-            ticks, power = S.split(S.read_jsonl(str(self.samples_path)))
+            raw = S.read_jsonl(str(self.samples_path))
+            ticks, power = S.split(raw)
             healed = S.final_heal(self.records)
             ctx = self._context(healed["t1"] if healed and healed.get("ok") else None)
             verdict = checker.check_all(ticks, power, self.records, ctx)
@@ -373,6 +374,11 @@ class Soak:
                 "convergence_s": metrics.convergence(ticks, wins, self.groups, ctx.t_healed),
                 "sampler": metrics.sampler_stats(ticks),
             }
+            end = [r for r in raw if r.get("k") == "end"]
+            if end:  # the sampler's own cost, to judge its effect on the load
+                data["sampler"].update(
+                    cpu_s=end[-1].get("cpu_s"), crm_errors=end[-1].get("crm_errors")
+                )
             if verdict.violations or error or self.o.keep_logs:
                 self.keep_logs()
         self.teardown()

@@ -1,7 +1,7 @@
 """The soak's pure parts: T from the CIB, the sampler's parsers, the timings, the report."""
 
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import pytest
 
@@ -201,7 +201,7 @@ def test_docs_render_the_report() -> None:
 
 
 def test_api_calls_are_counted_by_operation_and_status() -> None:
-    calls = [
+    calls: List[Dict[str, Any]] = [
         {"op": "UpdatePrivateIp", "status": 200, "time": 5.0},
         {"op": "Federation", "status": 401, "time": 6.0},
         {"op": "GetPrivateIp", "status": None, "time": 1.0},
