@@ -328,6 +328,8 @@ class Injector:
 
     def _apply_move(self, ev: Event, rec: Dict[str, Any]) -> Dict[str, Any]:
         rsc = self.movable[ev.target]
+        if rsc in self.moved:
+            raise Skip("{} is under another move".format(rsc))
         holder = self._holder(ev.target)
         candidates = [n for n in self.nodes if n != holder]
         to = candidates[int(ev.params.get("to", 0)) % len(candidates)]
