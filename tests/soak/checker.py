@@ -262,6 +262,12 @@ def check_convergence(
         if last
         else "no samples"
     )
+    stuck = [
+        S.stuck(last, vip, ctx.nodes)
+        for vip in ctx.groups
+        if last is not None and ctx.timing.vip(vip).failure_timeout_s == 0
+    ]
+    why += "".join("; " + s for s in stuck if s)
     if since is not None:
         detail = "converged only {:.0f}s after the final heal (T = {:.0f}s)".format(
             since - ctx.t_healed, ctx.timing.convergence_deadline_s

@@ -33,6 +33,8 @@ SAMPLER = "soak-sampler"
 MONITOR_INTERVAL = "5s"
 MONITOR_API_INTERVAL = 10  # the schema's minimum
 API_TIMEOUT = 3
+# How long a VIP must stay provably unable to recover before the wait ends early.
+STUCK_S = 30.0
 
 
 class Terminated(BaseException):
@@ -209,17 +211,36 @@ class Soak:
 
     def wait_settled(self, since: float, limit_s: float, hold_s: float) -> Optional[float]:
         """Until every VIP has stayed converged (per the sampler) for hold_s; when
-        that state began, or None if it did not within limit_s (+ hold_s)."""
+        that state began, or None if it did not within limit_s (+ hold_s).
+
+        Ends early when a VIP provably cannot recover by itself (samples.stuck)
+        for STUCK_S: waiting out T would change nothing but the run's length."""
         settle = S.Settle(self.groups, since)
         deadline = since + limit_s + hold_s
+        stuck_since: Optional[float] = None
+        nodes = self.ol.lab.node_names if self.ol else []
         while time.time() < deadline:
             for tick in self.tail.poll():
                 settle.feed(tick)
+                why = self._stuck(tick, nodes)
+                stuck_since = (stuck_since or tick["t"]) if why else None
+                if why and stuck_since is not None and tick["t"] - stuck_since >= STUCK_S:
+                    self.say("{} for {:.0f}s: not waiting out T".format(why, STUCK_S))
+                    return None
             if settle.held() >= hold_s:
                 return settle.since
             if settle.since is None and time.time() > since + limit_s:
                 return None
             time.sleep(0.3)
+        return None
+
+    def _stuck(self, tick: S.Tick, nodes: List[str]) -> Optional[str]:
+        assert self.timing is not None
+        for vip in self.groups:
+            if self.timing.vip(vip).failure_timeout_s == 0:
+                why = S.stuck(tick, vip, nodes)
+                if why:
+                    return why
         return None
 
     # ------------------------------------------------------------ schedule

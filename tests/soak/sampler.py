@@ -95,6 +95,18 @@ def parse_crm_mon(xml_text: str) -> Dict[str, Any]:
         ]
         for f in root.iter("failure")
     ]
+    # Where a resource may not run any more: its fail count reached its
+    # migration-threshold (a failed start sets it to INFINITY).
+    banned: Dict[str, List[str]] = {}
+    for node in root.iter("node"):
+        for hist in node.findall("resource_history"):
+            try:
+                count = int(hist.get("fail-count", "0"))
+                limit = int(hist.get("migration-threshold", "1000000"))
+            except ValueError:
+                continue
+            if count and count >= limit:
+                banned.setdefault(hist.get("id", ""), []).append(node.get("name", ""))
     # Fencing under way (crm_mon lists pending fence actions by default).
     fencing = sorted(
         {e.get("target", "") for e in root.iter("fence_event") if e.get("status") == "pending"}
@@ -107,6 +119,7 @@ def parse_crm_mon(xml_text: str) -> Dict[str, Any]:
         "unclean": sorted(unclean),
         "rsc": rsc,
         "failures": failures,
+        "banned": {rsc: sorted(nodes) for rsc, nodes in banned.items()},
     }
 
 

@@ -181,6 +181,26 @@ def converged(tick: Tick, vip: str, members: Sequence[str] = ()) -> Verdict:
     return Verdict(True, holder, "")
 
 
+def stuck(tick: Tick, vip: str, nodes: Sequence[str]) -> Optional[str]:
+    """Why the VIP can provably never start again by itself, or None: it runs
+    nowhere, its fail count is at its migration-threshold on every node, and
+    nothing can clear one (every node online and clean, no fencing under way:
+    only a node's reboot clears its fail counts). Call it only for a VIP whose
+    failures never expire (no failure-timeout)."""
+    crm = crm_view(tick)
+    if crm is None or not crm.get("quorum") or crm.get("fencing") or crm_on(crm, vip):
+        return None
+    if sorted(crm.get("online", [])) != sorted(nodes) or crm.get("unclean"):
+        return None
+    banned = crm.get("banned", {}).get(vip, [])
+    if sorted(banned) != sorted(nodes):
+        return None
+    return (
+        "{} can run nowhere: its fail count is INFINITY on {} and it has no failure-timeout "
+        "(only `pcs resource cleanup` brings it back)".format(vip, ", ".join(sorted(banned)))
+    )
+
+
 def all_converged(tick: Tick, groups: Mapping[str, Sequence[str]]) -> Optional[bool]:
     verdicts = [converged(tick, vip, members).converged for vip, members in groups.items()]
     if any(v is False for v in verdicts):

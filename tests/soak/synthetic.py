@@ -36,6 +36,7 @@ def state(
     online: Optional[Sequence[str]] = None,
     unclean: Sequence[str] = (),
     fencing: Sequence[str] = (),
+    banned: Optional[Dict[str, List[str]]] = None,
     ping: Optional[Dict[str, bool]] = None,
     failures: Sequence[Sequence[str]] = (),
     files: Optional[Dict[str, List[str]]] = None,
@@ -82,6 +83,7 @@ def state(
         else [n for n in NODES if states[n] == "running"],
         "unclean": list(unclean),
         "fencing": list(fencing),
+        "banned": dict(banned or {}),
         "rsc": {v: {"on": placed(pcmk, v), "role": "Started", "failed": False} for v in home},
         "failures": [list(f) for f in failures],
     }

@@ -4,7 +4,7 @@ from typing import Any, Dict, List
 
 from tests.soak import checker
 from tests.soak import samples as S
-from tests.soak.synthetic import NODES, T0, context, event, final, rec, stream
+from tests.soak.synthetic import NODES, T0, context, event, final, rec, state, stream
 
 
 def kinds(result: checker.Result) -> List[str]:
@@ -179,6 +179,25 @@ def test_3_not_converged_within_t() -> None:
     (v,) = result.violations
     assert v["kind"] == "not_converged" and v["invariant"] == "3"
     assert "vip2: Pacemaker runs it on no node" in v["detail"]
+
+
+def test_3_a_vip_banned_everywhere_is_named_as_such() -> None:
+    everywhere = {"vip2": list(NODES)}
+    ticks = stream(100, lambda t: {"where": {"vip2": None}, "banned": everywhere})
+    (v,) = run(ticks, [final(5)], end=100).violations
+    assert v["kind"] == "not_converged"
+    assert "vip2 can run nowhere: its fail count is INFINITY on node1, node2, node3" in v["detail"]
+    tick = ticks[-1]
+    assert S.stuck(tick, "vip2", NODES) and S.stuck(tick, "vip1", NODES) is None
+    # Not provably stuck: a node not online (its reboot would clear its fail count),
+    # a fencing under way, banned on two nodes only.
+    for other in (
+        {"nodes": {"node3": "down"}},
+        {"fencing": ["node3"]},
+        {"banned": {"vip2": ["node1", "node2"]}},
+    ):
+        args = dict({"where": {"vip2": None}, "banned": everywhere}, **other)
+        assert S.stuck(state(50, **args), "vip2", NODES) is None, other
 
 
 def test_3_each_condition_counts() -> None:

@@ -50,7 +50,7 @@ def test_crm_mon_view() -> None:
         "pending": None,
     }
     assert view["rsc"]["fence_node3"]["pending"] == "Monitoring"
-    assert view["failures"] == []
+    assert view["failures"] == [] and view["banned"] == {}
 
 
 def test_crm_mon_failures_and_unclean_nodes() -> None:
@@ -61,6 +61,11 @@ def test_crm_mon_failures_and_unclean_nodes() -> None:
         'expected_up="true" is_dc="false" resources_running="2"',
         'unclean="true" health="green" feature_set="3.16.1" shutdown="false" '
         'expected_up="true" is_dc="false" resources_running="2"',
+    )
+    text = text.replace(
+        '<resource_history id="vip1" orphan="false" migration-threshold="1000000">',
+        '<resource_history id="vip2" orphan="false" migration-threshold="1000000" '
+        'fail-count="1000000" last-failure="Wed Dec  2 10:25:32 2026">',
     )
     text = text.replace(
         "  <node_history>",
@@ -75,6 +80,7 @@ def test_crm_mon_failures_and_unclean_nodes() -> None:
     view = parse_crm_mon(text)
     assert view["online"] == ["node1", "node3"] and view["unclean"] == ["node2"]
     assert view["fencing"] == ["node2"]
+    assert view["banned"] == {"vip2": ["node1"]}
     assert view["failures"] == [
         ["vip2", "node3", "start", "error", "NotAuthenticated (HTTP 401)", "2026-12-02 10:00:00Z"]
     ]
@@ -84,8 +90,8 @@ def test_t_from_the_cib() -> None:
     t = timing.from_cib((DATA / "cib.xml").read_text(), ["vip1", "vip2"], 1.65, 1.98)
     assert t.dc_deadtime_s == 2.0
     assert t.fence_delay_s == 10.0 and t.fence_timeout_s == 300.0
-    assert t.vip("vip1") == timing.VipTiming("vip1", 70.0, 20.0, 5.0, 10.0)
-    assert t.vip("vip2") == timing.VipTiming("vip2", 70.0, 20.0, 5.0, 0.0)
+    assert t.vip("vip1") == timing.VipTiming("vip1", 70.0, 20.0, 5.0, 10.0, 120.0)
+    assert t.vip("vip2") == timing.VipTiming("vip2", 70.0, 20.0, 5.0, 0.0, 0.0)
     assert t.group_extra_s == 40.0  # the Dummy's default start and stop timeouts
     parts = t.components()
     assert parts["membership (token + consensus)"] == pytest.approx(3.63)

@@ -48,6 +48,8 @@ class VipTiming(NamedTuple):
     stop_s: float
     monitor_interval_s: float
     monitor_api_interval_s: float  # 0 without monitor_api
+    # Its meta failure-timeout (or the resource defaults'): 0 = failures never expire.
+    failure_timeout_s: float = 0.0
 
 
 class Timing(NamedTuple):
@@ -108,6 +110,10 @@ def _nvpairs(element: Optional[ET.Element]) -> Dict[str, str]:
     return {nv.get("name", ""): nv.get("value", "") for nv in element.iter("nvpair")}
 
 
+def _meta(element: ET.Element) -> Dict[str, str]:
+    return _nvpairs(element.find("meta_attributes"))
+
+
 def _delay(value: Optional[str]) -> float:
     """pcmk_delay_base is a duration or a "node1:10s;node2:0s" map: its longest."""
     parts = re.split(r"[;,\s]+", (value or "").strip())
@@ -135,6 +141,7 @@ def from_cib(cib_xml: str, vips: Sequence[str], token_s: float, consensus_s: flo
     props = _nvpairs(config.find("crm_config"))
     op_defaults = _nvpairs(config.find("op_defaults"))
     default_timeout = seconds(op_defaults.get("timeout"), DEFAULT_OP_TIMEOUT_S)
+    rsc_defaults = _nvpairs(config.find("rsc_defaults"))
     primitives = {p.get("id", ""): p for p in config.iter("primitive")}
     vip_timings: List[VipTiming] = []
     group_extra = 0.0
@@ -152,6 +159,7 @@ def from_cib(cib_xml: str, vips: Sequence[str], token_s: float, consensus_s: flo
                 _op_timeout(prim, "stop", default_timeout),
                 seconds(monitor.get("interval") if monitor is not None else None, 0.0),
                 seconds(params.get("monitor_api_interval"), 60.0) if api else 0.0,
+                seconds(_meta(prim).get("failure-timeout", rsc_defaults.get("failure-timeout"))),
             )
         )
         for group in config.iter("group"):
