@@ -15,7 +15,7 @@ APT_PACKAGES := pacemaker corosync pcs resource-agents pacemaker-cli-utils fence
 	libxml2-utils rpm rpmlint cpio python3-packaging mandoc groff-base man-db iproute2 \
 	python3-venv time createrepo-c dnf dnf-plugins-core gnupg iputils-ping debootstrap shellcheck
 
-.PHONY: check check-el10 deps venv agent-venv bench-venv bench-agent lint typecheck vermin test test-unit demo clean install-agent install-fence-agent rpm rpmlint repo completion man
+.PHONY: check check-el10 deps venv agent-venv bench-venv bench-agent lint typecheck vermin test test-unit demo clean install-agent install-fence-agent rpm rpmlint repo completion man soak soak-ci soak-docs
 
 check: deps venv lint typecheck vermin test
 
@@ -110,6 +110,26 @@ check-el10: deps
 # VIP, the active node is killed, the failover is narrated; all torn down.
 demo: deps venv agent-venv
 	$(VPY) -m tests.lab.demo
+
+# The chaos soak (as root): a 3-node cluster with fence_oci, two VIPs, EVENTS
+# faults drawn from SEED (default: random, printed), an independent checker
+# sampling every 100 ms; build/soak/report.json; non-zero exit on any violation,
+# with the command that replays it. SCALE stretches (>1) or shrinks the gaps.
+EVENTS ?= 200
+SEED ?=
+SCALE ?= 1
+soak: deps venv agent-venv
+	$(VPY) -m tests.soak.run --events $(EVENTS) $(if $(SEED),--seed $(SEED)) --scale $(SCALE)
+
+# CI's short soak: 15 events, the seed from the commit (a failure replays with
+# the printed `make soak EVENTS=15 SEED=...`), its own lab name and report.
+soak-ci: deps venv agent-venv
+	$(VPY) -m tests.soak.run --events 15 --seed-from-commit --name soakci --out build/soak-ci
+
+# docs/soak.md from a run's report (the lead's 200-event run on a quiet machine).
+SOAK_REPORT ?= build/soak/report.json
+soak-docs: venv
+	$(VPY) -m tests.soak.docs $(SOAK_REPORT) --notes tests/soak/notes.md > docs/soak.md
 
 # Install the agent entry point with the Python that has pcs_oci:
 #   make install-agent DESTDIR=/tmp/root AGENT_PYTHON=/usr/bin/python3
