@@ -6,6 +6,7 @@ from typing import Any, Dict, List, Sequence
 from pcs_oci import settings
 from pcs_oci.common import reports
 from pcs_oci.lib import config as config_lib
+from pcs_oci.lib import config_validation
 from pcs_oci.lib.env import Env
 from pcs_oci.lib.errors import ConfigError, PcsOciError
 
@@ -92,7 +93,7 @@ def init(
 ) -> Dict[str, Any]:
     """Write a starting config; it is validated before anything is written."""
     doc = build_initial(nodes, vips, cluster_name)
-    found = config_lib.validate(doc)
+    found = config_validation.validate(doc)
     if found:
         raise ConfigError(*found)
     overwrite = force or describes_nothing(env.config_path)

@@ -8,7 +8,7 @@ from typing import Any, Dict, List
 import pytest
 
 from pcs_oci.common import reports
-from pcs_oci.lib import config
+from pcs_oci.lib import config, config_validation
 from pcs_oci.lib.errors import ConfigError, PcsOciError
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -34,7 +34,7 @@ def doc(**changes: Any) -> Dict[str, Any]:
 
 
 def problems(document: Any) -> List[tuple]:
-    return [(r.code, r.where) for r in config.validate(document)]
+    return [(r.code, r.where) for r in config_validation.validate(document)]
 
 
 def test_example_config_is_valid() -> None:
@@ -211,7 +211,7 @@ def test_error_message_names_the_value_and_the_fix() -> None:
     bad = doc(
         nodes=[{"hostname": "node1"}, {"hostname": "node2", "vnic_id": "ocid1.instance.oc1..x"}]
     )
-    (report,) = config.validate(bad)
+    (report,) = config_validation.validate(bad)
     assert report.render() == (
         "nodes[1].vnic_id: 'ocid1.instance.oc1..x' is not a VNIC OCID "
         "(expected ocid1.vnic.<realm>.<region>.<id>; `pcs-oci discover` prints this node's VNICs)"
@@ -219,7 +219,7 @@ def test_error_message_names_the_value_and_the_fix() -> None:
 
 
 def test_unknown_key_lists_allowed_keys() -> None:
-    (report,) = config.validate(doc(oci={"auth": "api_key", "profle": "X"}))
+    (report,) = config_validation.validate(doc(oci={"auth": "api_key", "profle": "X"}))
     assert report.where == "oci"
     assert "'profle'" in report.message
     assert "profile" in report.hint
@@ -315,7 +315,7 @@ def test_write_atomic_into_missing_unwritable_place(tmp_path: Any) -> None:
 
 
 def test_schema_is_draft07_for_el9_jsonschema() -> None:
-    assert config.schema()["$schema"] == "http://json-schema.org/draft-07/schema#"
+    assert config_validation.schema()["$schema"] == "http://json-schema.org/draft-07/schema#"
 
 
 def test_group_is_read_and_shown() -> None:

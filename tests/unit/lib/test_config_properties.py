@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pcs_oci.lib import config
+from pcs_oci.lib import config, config_validation
 from pcs_oci.lib.errors import ConfigError
 
 pytestmark = pytest.mark.property
@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis_jsonschema import from_schema  # noqa: E402
 
-SCHEMA = config.schema()
+SCHEMA = config_validation.schema()
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
     lambda children: (
@@ -37,19 +37,19 @@ json_values = st.recursive(
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(from_schema(SCHEMA))
 def test_schema_valid_documents_load_or_report_semantic_problems(document: Any) -> None:
-    problems = config.validate(document)
+    problems = config_validation.validate(document)
     # The schema accepted the shape; only the checks beyond it may object.
     assert all(p.code in ("CONFIG_DUPLICATE", "CONFIG_INVALID_VALUE") for p in problems), problems
     if not problems:
         loaded = config.from_document(document)
         assert len(loaded.nodes) == len(document["nodes"])
-        assert config.validate(loaded.to_dict()) == []
+        assert config_validation.validate(loaded.to_dict()) == []
 
 
 @settings(max_examples=200, deadline=None)
 @given(json_values)
 def test_any_json_value_gives_reports_not_exceptions(document: Any) -> None:
-    problems = config.validate(document)
+    problems = config_validation.validate(document)
     assert problems, "an arbitrary value is never a valid config"
     for p in problems:
         assert p.code.startswith("CONFIG_") and p.message and "\n" not in p.render()
