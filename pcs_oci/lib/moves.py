@@ -20,9 +20,7 @@ import xml.etree.ElementTree as ET  # noqa: S405 - parses our own cluster tools'
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 from pcs_oci import settings
-from pcs_oci.common import reports
-from pcs_oci.lib.errors import ClusterError
-from pcs_oci.lib.pacemaker import pcs_version
+from pcs_oci.lib.pacemaker import parse_xml, pcs_version
 from pcs_oci.lib.runner import CommandRunner
 
 # What `pcs resource move*` and `crm_resource --move/--ban` name their
@@ -72,7 +70,7 @@ def move_constraints(runner: CommandRunner, now: Optional[float] = None) -> Dict
     result = runner.check([settings.CIBADMIN, "--query", "--scope", "constraints"], timeout=30)
     moment = time.time() if now is None else now
     found: Dict[str, List[str]] = {}
-    for c in _parse(result.stdout, "cibadmin").iter("rsc_location"):
+    for c in parse_xml(result.stdout, "cibadmin").iter("rsc_location"):
         if c.get("id", "").startswith(MOVE_CONSTRAINT_PREFIXES) and not _expired(c, moment):
             found.setdefault(c.get("rsc", ""), []).append(c.get("id", ""))
     return found
@@ -133,7 +131,7 @@ class OpRecord(NamedTuple):
 def last_operations(runner: CommandRunner, rsc: str) -> Dict[str, OpRecord]:
     """node -> the last start/stop/probe of rsc there (the CIB status section)."""
     result = runner.check([settings.CIBADMIN, "--query", "--scope", "status"], timeout=30)
-    root = _parse(result.stdout, "cibadmin")
+    root = parse_xml(result.stdout, "cibadmin")
     found: Dict[str, OpRecord] = {}
     for node in root.iter("node_state"):
         for lrm in node.iter("lrm_resource"):
@@ -155,12 +153,3 @@ def _int(value: Optional[str]) -> Optional[int]:
         return int(value) if value is not None else None
     except ValueError:
         return None
-
-
-def _parse(text: str, what: str) -> ET.Element:
-    try:
-        return ET.fromstring(text)  # noqa: S314 - local, trusted tool output
-    except ET.ParseError as e:
-        raise ClusterError(
-            reports.item(reports.COMMAND_FAILED, "cannot parse {} output: {}".format(what, e))
-        ) from None

@@ -61,7 +61,7 @@ class ClusterStatus(NamedTuple):
     fencing_option: str = stack.STONITH_ENABLED
 
 
-def _parse_xml(text: str, what: str) -> ET.Element:
+def parse_xml(text: str, what: str) -> ET.Element:
     try:
         return ET.fromstring(text)  # noqa: S314 - local, trusted tool output
     except ET.ParseError as e:
@@ -99,7 +99,7 @@ def cluster_status(runner: CommandRunner) -> ClusterStatus:
             ),
             exit_code=exit_codes.PRECONDITION,
         )
-    root = _parse_xml(result.stdout, "crm_mon")
+    root = parse_xml(result.stdout, "crm_mon")
     nodes_element = root.find("nodes")
     nodes = [
         NodeState(n.get("name", ""), n.get("online") == "true", n.get("standby") == "true")
@@ -134,13 +134,13 @@ def cluster_status(runner: CommandRunner) -> ClusterStatus:
 def primitives(runner: CommandRunner) -> Dict[str, Primitive]:
     """Every primitive in the CIB, by id."""
     result = runner.check([settings.CIBADMIN, "--query", "--scope", "resources"], timeout=30)
-    return primitives_in(_parse_xml(result.stdout, "cibadmin"))
+    return primitives_in(parse_xml(result.stdout, "cibadmin"))
 
 
 def configuration(runner: CommandRunner) -> ET.Element:
     """The CIB's configuration section: resources, constraints, defaults, in one read."""
     result = runner.check([settings.CIBADMIN, "--query", "--scope", "configuration"], timeout=30)
-    return _parse_xml(result.stdout, "cibadmin")
+    return parse_xml(result.stdout, "cibadmin")
 
 
 def element_ids(root: ET.Element) -> Dict[str, str]:
@@ -168,7 +168,7 @@ def agent_missing_on(runner: CommandRunner, resource_ids: List[str]) -> Dict[str
     does not show a failed probe, the CIB's status section keeps it.
     """
     result = runner.check([settings.CIBADMIN, "--query", "--scope", "status"], timeout=30)
-    root = _parse_xml(result.stdout, "cibadmin")
+    root = parse_xml(result.stdout, "cibadmin")
     wanted = set(resource_ids)
     found: Dict[str, Dict[str, str]] = {}
     for node in root.iter("node_state"):
