@@ -129,7 +129,8 @@ soak-ci: deps venv agent-venv
 # docs/soak.md from a run's report (the lead's 200-event run on a quiet machine).
 SOAK_REPORT ?= build/soak/report.json
 soak-docs: venv
-	$(VPY) -m tests.soak.docs $(SOAK_REPORT) --notes tests/soak/notes.md > docs/soak.md
+	$(VPY) -m tests.soak.docs $(SOAK_REPORT) --notes tests/soak/notes.md > docs/soak.md.tmp
+	mv docs/soak.md.tmp docs/soak.md
 
 # Install the agent entry point with the Python that has pcs_oci:
 #   make install-agent DESTDIR=/tmp/root AGENT_PYTHON=/usr/bin/python3

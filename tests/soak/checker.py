@@ -267,6 +267,8 @@ def check_convergence(
         for vip in ctx.groups
         if last is not None and ctx.timing.vip(vip).failure_timeout_s == 0
     ]
+    if last is not None and last["t"] < deadline and not any(stuck):
+        return [], None  # cut short before T (interrupted): no verdict
     why += "".join("; " + s for s in stuck if s)
     if since is not None:
         detail = "converged only {:.0f}s after the final heal (T = {:.0f}s)".format(

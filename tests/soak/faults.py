@@ -245,7 +245,7 @@ class Injector:
             who = handle["who"]
             if ev.params.get("mode") == "skew":
                 if self._dec("skew", "*"):
-                    self.ol.control.set_clock_skew(0.0)
+                    self._unskew()
             elif self._dec("deny", who):
                 self.ol.control.allow(who)
 
@@ -407,6 +407,14 @@ class Injector:
             node, "/usr/bin/python3", "-c", IMDS_RPC, node, "1" if down else "0", timeout=30
         )
 
+    def _unskew(self) -> None:
+        """The auth side's clock right again. Tokens expired meanwhile were
+        expired "as of" the skewed clock, 15 minutes ahead: expiring them again
+        now moves that mark back, or every token for 15 minutes would be
+        rejected (the fake compares issue times with it)."""
+        self.ol.control.set_clock_skew(0.0)
+        self.ol.control.expire_tokens()
+
     def _apply_auth(self, ev: Event, rec: Dict[str, Any]) -> Dict[str, Any]:
         ctl = self.ol.control
         if ev.params.get("mode") == "skew":
@@ -432,7 +440,7 @@ class Injector:
             ctl = self.ol.control
             ctl.faults.clear()
             ctl.allow()
-            ctl.set_clock_skew(0.0)
+            self._unskew()
             self.counts.clear()
             states = self.lab.node_states()
             for node in self.nodes:
