@@ -241,6 +241,12 @@ def _config(story: Story) -> str:
     return story.ol.write_config(doc)
 
 
+def _legacy_check(story: "Story", config: str, node: str) -> Dict[str, Any]:
+    """verify's legacy_ipaddr2 row on a node (verify may fail on other rows)."""
+    out = story.ol.pcs_oci(node, "-c", config, "verify", "--json", check=False).stdout
+    return {c["id"]: c for c in json.loads(out)["checks"]}["legacy_ipaddr2"]
+
+
 def test_from_the_sed_recipe_to_pcs_oci_without_losing_a_ping() -> None:
     story = Story()
     passed = False
@@ -304,9 +310,18 @@ def test_from_the_sed_recipe_to_pcs_oci_without_losing_a_ping() -> None:
         again = story.ol.pcs_oci(holder, "-c", config, "migrate")
         assert "Nothing to migrate." in again.stdout
 
+        # verify flags the recipe's file until the package is restored; the VIP
+        # already runs on ours, so the fix is the reinstall alone.
+        legacy = _legacy_check(story, config, holder)
+        assert legacy["status"] == "FAIL", legacy
+        assert "reinstall" in legacy["fix"] and "migrate" not in legacy["fix"], legacy
+
         # 4. Failover after: the recipe's file still in place, then restored.
         story.results["ours_patched_file"] = [story.failover("ocf:oci:IPaddr2, recipe file")]
         story.restore_package()
+        holder = story.settled()
+        legacy = _legacy_check(story, config, holder)
+        assert legacy["status"] == "PASS", legacy
         story.results["ours"] = [story.failover("ocf:oci:IPaddr2") for _ in range(RUNS)]
         story.results["load_after"] = list(os.getloadavg())
         report = os.environ.get("PCS_OCI_MIGRATE_REPORT")
