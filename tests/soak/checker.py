@@ -303,11 +303,19 @@ def _node_disturbed(
 
 
 def _quorum_lost(ticks: Sequence[Tick], ctx: Context, t0: float, t1: float) -> bool:
-    """Fewer than two running nodes at some time in [t0, t1]: it stops everywhere."""
-    return any(
-        t0 <= t["t"] <= t1 and sum(1 for n in ctx.nodes if S.state(t, n) == "running") < 2
-        for t in ticks
-    )
+    """No quorum at some time in [t0, t1], so the holder stopped its resources:
+    fewer than two running nodes, or a fresh crm_mon view without quorum (the
+    sampler asks every live node and keeps a view without quorum only when no
+    node has it; a node just booted runs but is no member yet)."""
+    for t in ticks:
+        if not t0 <= t["t"] <= t1:
+            continue
+        if sum(1 for n in ctx.nodes if S.state(t, n) == "running") < 2:
+            return True
+        crm = S.crm_view(t)
+        if crm is not None and not crm.get("quorum"):
+            return True
+    return False
 
 
 def _failed_on(
