@@ -12,11 +12,11 @@
 3. Within T of the final heal every VIP is active on exactly one node (its
    group with it), its address on that node only, OCI assigning it to that
    node's VNIC, a client on the switch reaching it; and it stays so.
-4. No failback: a VIP never leaves a holder that stayed healthy for a node
-   that returned (was down, hung, cut off or stopped since the holder took
-   it), unless the schedule moved it there (until its `pcs resource clear`
-   plus the start timeout: a start under way still lands) or it failed on
-   the holder.
+4. No failback: a VIP never leaves a holder that stayed healthy (running,
+   not cut off, with quorum) for a node that returned (was down, hung, cut
+   off or stopped since the holder took it), unless the schedule moved it
+   there (until its `pcs resource clear` plus the start timeout: a start
+   under way still lands) or it failed on the holder.
 5. Nothing leaks: at the end no state file on a node that does not hold its
    VIP, no private IP in OCI beyond the nodes' and the VIPs', no agent or
    fence agent process older than its timeout at any time, nothing of the
