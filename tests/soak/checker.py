@@ -12,11 +12,11 @@
 3. Within T of the final heal every VIP is active on exactly one node (its
    group with it), its address on that node only, OCI assigning it to that
    node's VNIC, a client on the switch reaching it; and it stays so.
-4. No failback: a VIP never leaves a holder that stayed healthy for a node
-   that returned (was down, hung, cut off or stopped since the holder took
-   it), unless the schedule moved it there (until its `pcs resource clear`
-   plus the start timeout: a start under way still lands) or it failed on
-   the holder.
+4. No failback: a VIP never leaves a holder that stayed healthy (running,
+   not cut off, with quorum) for a node that returned (was down, hung, cut
+   off or stopped since the holder took it), unless the schedule moved it
+   there (until its `pcs resource clear` plus the start timeout: a start
+   under way still lands) or it failed on the holder.
 5. Nothing leaks: at the end no state file on a node that does not hold its
    VIP, no private IP in OCI beyond the nodes' and the VIPs', no agent or
    fence agent process older than its timeout at any time, nothing of the
@@ -303,11 +303,19 @@ def _node_disturbed(
 
 
 def _quorum_lost(ticks: Sequence[Tick], ctx: Context, t0: float, t1: float) -> bool:
-    """Fewer than two running nodes at some time in [t0, t1]: it stops everywhere."""
-    return any(
-        t0 <= t["t"] <= t1 and sum(1 for n in ctx.nodes if S.state(t, n) == "running") < 2
-        for t in ticks
-    )
+    """No quorum at some time in [t0, t1], so the holder stopped its resources:
+    fewer than two running nodes, or a fresh crm_mon view without quorum (the
+    sampler asks every live node and keeps a view without quorum only when no
+    node has it; a node just booted runs but is no member yet)."""
+    for t in ticks:
+        if not t0 <= t["t"] <= t1:
+            continue
+        if sum(1 for n in ctx.nodes if S.state(t, n) == "running") < 2:
+            return True
+        crm = S.crm_view(t)
+        if crm is not None and not crm.get("quorum"):
+            return True
+    return False
 
 
 def _failed_on(

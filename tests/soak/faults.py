@@ -336,10 +336,21 @@ class Injector:
         rec.update(rsc=rsc, to=to, node=to, nodes=[to])
         self.moved.append(rsc)
         where = self._live_node()
-        # If pcs fails, the constraint may exist all the same: rsc stays in
-        # self.moved, and the final heal clears it.
-        with self._unlocked():
-            self.lab.pcs(where, "resource", "move-with-constraint", rsc, to, timeout=60)
+        try:
+            with self._unlocked():
+                self.lab.pcs(where, "resource", "move-with-constraint", rsc, to, timeout=60)
+        except (LabError, subprocess.TimeoutExpired):
+            # The constraint may exist all the same: clear it now, or leave it
+            # (and rsc in self.moved) to the final heal.
+            try:
+                with self._unlocked():
+                    self.lab.pcs(self._live_node(), "resource", "clear", rsc, timeout=60)
+                self.moved.remove(rsc)
+                rec["cleared"] = True
+                rec["detail"].append("cleared after the failure")
+            except (LabError, subprocess.TimeoutExpired, Skip):
+                pass
+            raise
         return {"rsc": rsc, "node": to, "nodes": [to]}
 
     # ------------------------------------------------------------ cloud

@@ -40,11 +40,6 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--name", default="soak", help="LAB_NAME (default soak)")
     ap.add_argument("--net", default="192.168.97", help="the lab's /24 (default 192.168.97)")
     ap.add_argument("--out", default="build/soak", help="report directory (default build/soak)")
-    ap.add_argument(
-        "--keep-logs",
-        action="store_true",
-        help="copy the nodes' logs into OUT/logs even when it passes",
-    )
     return ap
 
 
@@ -87,7 +82,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         replay=replay_command(args.events, seed, args.scale),
         command=shlex.join(command),
         commit=commit,
-        keep_logs=args.keep_logs,
     )
     runner.install_sigterm()
     return runner.Soak(opts).run()

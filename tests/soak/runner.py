@@ -53,12 +53,10 @@ class Options:
         replay: str,
         command: str,
         commit: str,
-        keep_logs: bool = False,
     ) -> None:
         self.events, self.seed, self.scale = events, seed, scale
         self.name, self.net, self.out = name, net, Path(out)
         self.replay, self.command, self.commit = replay, command, commit
-        self.keep_logs = keep_logs
 
 
 class Soak:
@@ -400,8 +398,7 @@ class Soak:
                 data["sampler"].update(
                     cpu_s=end[-1].get("cpu_s"), crm_errors=end[-1].get("crm_errors")
                 )
-            if verdict.violations or error or self.o.keep_logs:
-                self.keep_logs()
+            self.keep_logs()  # a few MB; the story of every stall is in them
         self.teardown()
         if verdict is not None and self.timing is not None:
             leaks = checker.check_leaks([], self._context(None), None)

@@ -282,7 +282,7 @@ def windows(records: Sequence[Record], t_end: float) -> List[Window]:
             applied[rec["id"]] = rec
         elif rec.get("phase") == "apply" and rec.get("kind") == "move" and not rec.get("ok"):
             # pcs failed (its node died under it): the constraint may exist all
-            # the same, until the final heal clears it.
+            # the same, until it is cleared.
             applied[rec["id"]] = rec
             uncertain.add(rec["id"])
         elif rec.get("phase") == "heal":
@@ -290,7 +290,11 @@ def windows(records: Sequence[Record], t_end: float) -> List[Window]:
     final = final_heal(records)
     out = []
     for key, rec in applied.items():
-        heal = final if key in uncertain else healed.get(key)
+        if key in uncertain:
+            # Cleared at once after the failure, or left to the final heal.
+            heal = rec if rec.get("cleared") else final
+        else:
+            heal = healed.get(key)
         out.append(
             Window(
                 key,

@@ -315,6 +315,25 @@ def test_4_leaving_a_disturbed_holder_is_a_failover() -> None:
     assert "failback" not in kinds(result)
 
 
+def test_4_after_a_quorum_loss_it_may_start_anywhere() -> None:
+    # node2 returns; at 38 s the cluster loses quorum for a moment (a node
+    # stopping while another still boots: all run, yet no node has quorum),
+    # node1 stops vip1, which then starts on node2. No failback.
+    kill = event("0", "kill", 10, 20, node="node2", nodes=["node2"])
+
+    def at(t: float) -> Dict[str, Any]:
+        out = _back_to("node2", 40)(t)
+        out.setdefault("where", {})["vip2"] = "node3"
+        if 10 <= t < 22:
+            out["nodes"] = {"node2": "down"}
+        if 38 <= t < 39:
+            out.update(quorum=False, where={"vip1": None, "vip2": "node3"})
+        return out
+
+    result = run(stream(80, at), kill + [final(50)], end=80)
+    assert "failback" not in kinds(result)
+
+
 def test_4_a_move_between_healthy_nodes_is_a_note() -> None:
     result = run(stream(80, _back_to("node3", 40)), [final(50)], end=80)
     assert result.violations == []
