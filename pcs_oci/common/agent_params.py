@@ -53,8 +53,6 @@ class ParamSpec(NamedTuple):
     longdesc: str
     content_type: str = "string"
     default: str = ""
-    # Changing it needs no restart of the VIP (OCF 1.1 reload-agent).
-    reloadable: bool = True
 
 
 # The parameters the agent adds to heartbeat IPaddr2's, in meta-data order.
@@ -67,7 +65,6 @@ OCI_PARAMETERS = [
         "Pacemaker node name. On start the VIP's secondary private IP is moved to this "
         "node's VNIC. A node absent from the list finds its VNIC in the instance metadata "
         "service (the VNIC whose subnet contains the VIP).",
-        reloadable=False,
     ),
     ParamSpec(
         PARAM_AUTH,
