@@ -6,22 +6,42 @@ subnetId) -> nothing / UpdatePrivateIp(vnicId, if-match) / CreatePrivateIp
 -> GetPrivateIp to confirm. The private IP keeps its OCID when it moves, so a
 reserved public IP bound to it follows.
 
+A move may land after its answer: recorded UpdatePrivateIp answers carry no
+vnicId and the next GET shows the new VNIC (docs/oci-behaviour.md). So an
+address on no VNIC is a move in flight, not an unassigned one, unless OCI
+says ipState AVAILABLE; after our own move we read it back until it shows
+our VNIC, within the op's budget, and never write twice for one move.
+
 Works on any object with OciApi's methods (see VipApi), so tests can pass a
 FakeOciApi. Importing this module does not import the SDK.
 """
 
 import ipaddress
-from typing import Any, ContextManager, Dict, List, NamedTuple, Optional, Protocol, Union
+import time
+from typing import Any, Callable, ContextManager, Dict, List, NamedTuple, Optional, Protocol, Union
 
 from pcs_oci.common import reports
 from pcs_oci.lib.errors import CloudError, ConfigError
 from pcs_oci.lib.imds import IPAddress, parse_ip
 from pcs_oci.lib.oci.api import IpFamily, Tagged, ip_family, new_retry_token
 from pcs_oci.lib.oci.errors import http_detail
+from pcs_oci.lib.oci.settings import DEFAULT_MAX_TOTAL_SECONDS
 
 # Times we re-read and retry after someone else changed the private IP between
 # our read and our write (412 NoEtagMatch, or a 409 on create).
 DEFAULT_MAX_RACES = 3
+
+# Reading a move back: the first poll after this many seconds, then doubling
+# up to the second value. Recorded moves land within a second.
+_FIRST_POLL_SECONDS = 0.1
+_MAX_POLL_SECONDS = 1.0
+# An address on no VNIC whose ipState we cannot see (SDKs before 2.146.0 drop
+# ipState and lifetime) is waited on this long as a move in flight before it
+# is taken for an unassigned reserved IP.
+IN_FLIGHT_GRACE_SECONDS = 5.0
+# The bound of a whole assign_vip when the caller gives no budget_seconds:
+# OciApi's default retry budget, which also ends the calls themselves.
+DEFAULT_BUDGET_SECONDS = DEFAULT_MAX_TOTAL_SECONDS
 
 ACTION_UNCHANGED = "unchanged"
 ACTION_MOVED = "moved"
@@ -64,6 +84,11 @@ class PrivateIpInfo(NamedTuple):
     id: str
     vnic_id: Optional[str]
     is_primary: bool
+
+
+def _unassigned(entry: Dict[str, Any]) -> bool:
+    """OCI says the address is on no VNIC on purpose (a reserved IP set aside)."""
+    return entry.get("ip_state") == "AVAILABLE"
 
 
 class _Family(NamedTuple):
@@ -161,8 +186,8 @@ def assign_vip(
     bounded by settings.worst_case_seconds() (pcs_oci.lib.oci.settings).
 
     Races: every write is conditional (if-match etag; a create carries a
-    retry token and fails with 409 if the address exists). When a write loses
-    (412, or 409 on create) we look again:
+    retry token and fails if the address exists: see _exists_already). When a
+    write loses (412, or that failure on create) we look again:
     - the VIP is on our VNIC: someone did our job, success ("unchanged");
     - it is still where we saw it (only its etag changed): try again, at most
       max_races times;
@@ -173,6 +198,9 @@ def assign_vip(
     """
     address = parse_ip(ip)
     family = _family(api, address)
+    deadline = time.monotonic() + (
+        DEFAULT_BUDGET_SECONDS if budget_seconds is None else budget_seconds
+    )
     with api.budget(budget_seconds):
         vnic = api.get_vnic(vnic_id)
         subnet_id = vnic.get("subnet_id")
@@ -203,10 +231,7 @@ def assign_vip(
                 try:
                     family.create(vnic_id, str(address), retry_token)
                 except CloudError as e:
-                    # 409 Conflict: someone created it between our list and our
-                    # create (IncorrectState/LockConflict are busy VNICs: the
-                    # SDK has retried those already).
-                    if e.status == 409 and e.oci_code not in _BUSY_CODES:
+                    if _exists_already(e):
                         lost = e
                         continue
                     raise
@@ -218,6 +243,16 @@ def assign_vip(
                 return AssignResult(ACTION_CREATED, created.id, None)
             current = family.get(found.id)
             now = _info(current.data)
+            if now.vnic_id is None and not _unassigned(current.data):
+                # Someone's move in flight (or ours, from a start that timed
+                # out after its write): let it land rather than overtake it.
+                current = _read_back(
+                    family,
+                    found.id,
+                    lambda entry, data: entry.vnic_id is None and not _unassigned(data),
+                    min(deadline, time.monotonic() + IN_FLIGHT_GRACE_SECONDS),
+                )
+                now = _info(current.data)
             if now.is_primary:
                 raise _primary_error(address, now.vnic_id)
             if now.vnic_id == vnic_id:
@@ -233,7 +268,7 @@ def assign_vip(
                     lost = e
                     continue
                 raise
-            return _confirmed(family, address, vnic_id, found.id, ACTION_MOVED, now.vnic_id)
+            return _landed(family, address, vnic_id, found.id, now.vnic_id, deadline)
     last = lost or CloudError(reports.item(reports.OCI_PRECONDITION_FAILED, ""), status=412)
     raise CloudError(
         reports.item(
@@ -258,6 +293,18 @@ def assign_vip(
 _BUSY_CODES = ("IncorrectState", "LockConflict")
 
 
+def _exists_already(e: CloudError) -> bool:
+    """The create lost: someone created the address between our list and our
+    create. What OCI answers then is neither documented nor recorded; we take
+    409 Conflict (not IncorrectState/LockConflict, busy VNICs the SDK has
+    retried already) and 400 InvalidParameter whose message says "already"
+    as that answer, and read the address again."""
+    if e.status == 409:
+        return e.oci_code not in _BUSY_CODES
+    message = " ".join(r.message for r in e.reports).lower()
+    return e.status == 400 and e.oci_code == "InvalidParameter" and "already" in message
+
+
 def _conflict(
     family: _Family,
     address: IPAddress,
@@ -275,7 +322,7 @@ def _conflict(
                 _lost_operation(family, lost),
                 http_detail(lost.oci_code, lost.status, lost.request_id),
                 address,
-                "created on" if lost.status == 409 else "moved to",
+                "moved to" if lost.status == 412 else "created on",
                 holder or "(none)",
                 vnic_id,
             ),
@@ -290,22 +337,81 @@ def _conflict(
 
 
 def _lost_operation(family: _Family, lost: CloudError) -> str:
-    """The write that lost: a create answers 409, an update 412."""
-    return family.ips.operation("Create" if lost.status == 409 else "Update")
+    """The write that lost: an update answers 412; a create 409 or 400 (_exists_already)."""
+    return family.ips.operation("Update" if lost.status == 412 else "Create")
 
 
-def _confirmed(
+def _read_back(
+    family: _Family,
+    private_ip_id: str,
+    waiting: Callable[[PrivateIpInfo, Dict[str, Any]], bool],
+    until: float,
+) -> Tagged:
+    """GetPrivateIp (GetIpv6) until waiting() is false or the time is up; the last answer."""
+    pause = _FIRST_POLL_SECONDS
+    while True:
+        current = family.get(private_ip_id)
+        if not waiting(_info(current.data), current.data) or time.monotonic() + pause >= until:
+            return current
+        time.sleep(pause)
+        pause = min(pause * 2, _MAX_POLL_SECONDS)
+
+
+def _landed(
     family: _Family,
     address: IPAddress,
     vnic_id: str,
     private_ip_id: str,
-    action: str,
     previous: Optional[str],
+    deadline: float,
 ) -> AssignResult:
-    now = _info(family.get(private_ip_id).data)
-    if now.vnic_id != vnic_id:
-        raise _not_confirmed(address, PrivateIpInfo(private_ip_id, now.vnic_id, False), vnic_id)
-    return AssignResult(action, private_ip_id, previous)
+    """OCI accepted our move: read it back until it shows our VNIC. No vnicId
+    means "still moving" (what recorded OCI shows between the answer and the
+    landing); any other VNIC, the one it left included, means someone moved
+    it after us."""
+
+    def moving(now: PrivateIpInfo, _: Dict[str, Any]) -> bool:
+        return now.vnic_id is None
+
+    try:
+        now = _info(_read_back(family, private_ip_id, moving, deadline).data)
+    except CloudError as e:
+        if e.reports and e.reports[0].code == reports.OCI_TIMEOUT:
+            raise _not_landed(address, private_ip_id, vnic_id, None, e) from None
+        raise
+    if now.vnic_id == vnic_id:
+        return AssignResult(ACTION_MOVED, private_ip_id, previous)
+    if moving(now, {}):
+        raise _not_landed(address, private_ip_id, vnic_id, now.vnic_id, None)
+    raise _not_confirmed(address, PrivateIpInfo(private_ip_id, now.vnic_id, False), vnic_id)
+
+
+def _not_landed(
+    address: IPAddress,
+    private_ip_id: str,
+    vnic_id: str,
+    shows: Optional[str],
+    timeout: Optional[CloudError],
+) -> CloudError:
+    return CloudError(
+        reports.item(
+            reports.VIP_MOVE_NOT_CONFIRMED,
+            "VIP {} ({}): OCI accepted the move to VNIC {} but it had not landed within the"
+            " op's time ({}){}".format(
+                address,
+                private_ip_id,
+                vnic_id,
+                "it still shows VNIC {}".format(shows) if shows else "it still shows no VNIC",
+                "; " + timeout.reports[0].message if timeout is not None else "",
+            ),
+            "OCI is slow to apply the move; the next start (or monitor) looks again and"
+            " does not move it twice",
+        ),
+        transient=True,
+        status=timeout.status if timeout is not None else 0,
+        oci_code=timeout.oci_code if timeout is not None else "",
+        request_id=timeout.request_id if timeout is not None else "",
+    )
 
 
 def _not_confirmed(address: IPAddress, now: Optional[PrivateIpInfo], vnic_id: str) -> CloudError:

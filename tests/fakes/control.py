@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Set
 
 from tests.fakes.compute import ComputeOps, Listener
+from tests.fakes.fidelity import Fidelity
 from tests.fakes.netops import NetworkOps
 from tests.fakes.publicips import PublicIpOps
 from tests.fakes.store import Resource, Store
@@ -165,18 +166,30 @@ class CallLog:
 
 @dataclass
 class AuthPolicy:
-    """Who gets 404 NotAuthorizedOrNotFound. Everyone may do everything by default."""
+    """Who gets 404 NotAuthorizedOrNotFound. Everyone may do everything by default.
+
+    Per operation (deny), or per resource (deny_resources: VNIC, private IP or
+    compartment OCIDs): a denied resource named in the URI answers 404
+    NotAuthorizedOrNotFound, one named in the request body 400
+    RelatedResourceNotAuthorizedOrNotFound (see access.py).
+    """
 
     denied: Dict[str, Optional[Set[str]]] = field(default_factory=dict)
+    denied_resources: Dict[str, Set[str]] = field(default_factory=dict)
 
     def deny(self, principal: str, ops: Optional[Sequence[str]] = None) -> None:
         self.denied[principal] = set(ops) if ops else None
 
+    def deny_resources(self, principal: str, ocids: Sequence[str]) -> None:
+        self.denied_resources.setdefault(principal, set()).update(ocids)
+
     def allow(self, principal: Optional[str] = None) -> None:
         if principal is None:
             self.denied.clear()
+            self.denied_resources.clear()
         else:
             self.denied.pop(principal, None)
+            self.denied_resources.pop(principal, None)
 
     def is_denied(self, principal: Optional[str], op: str, explicit_only: bool = False) -> bool:
         for who in (principal, "*"):
@@ -186,6 +199,13 @@ class AuthPolicy:
             if ops is None and not explicit_only:
                 return True
             if ops is not None and op in ops:
+                return True
+        return False
+
+    def resource_denied(self, principal: Optional[str], *ocids: Optional[str]) -> bool:
+        wanted = {o for o in ocids if o}
+        for who in (principal, "*"):
+            if who is not None and wanted & self.denied_resources.get(who, set()):
                 return True
         return False
 
@@ -209,7 +229,13 @@ RPC_METHODS = (
     "set_clock_skew",
     "expire_tokens",
     "deny",
+    "deny_resources",
     "allow",
+    "fidelity",
+    "set_fidelity",
+    "moving",
+    "land_pending",
+    "set_ipv6_state",
     "set_instance_state",
     "instance_state",
     "set_action_delay",
@@ -225,11 +251,14 @@ class FakeCloud:
         roles: Sequence[str] = (),
         action_delay: float = 0.3,
         token_lifetime: float = 1200.0,
+        fidelity: Optional[Fidelity] = None,
     ) -> None:
         self.world = world
         self.roles = list(roles)
         self.store = Store(world)
-        self.net = NetworkOps(self.store)
+        self.behaviour = fidelity if fidelity is not None else Fidelity()
+        self.behaviour.check()
+        self.net = NetworkOps(self.store, self.behaviour)
         self.public_ips = PublicIpOps(self.store)
         self.net.on_delete = self.public_ips.private_ip_deleted
         self.compute = ComputeOps(self.store, action_delay)
@@ -329,8 +358,39 @@ class FakeCloud:
     def deny(self, principal: str, ops: Optional[Sequence[str]] = None) -> None:
         self.policy.deny(principal, ops)
 
+    def deny_resources(self, principal: str, ocids: Sequence[str]) -> None:
+        """Deny principal (an OCID, a node name for its instance, or "*") the VNICs,
+        private IPs or compartments ocids (node names stand for their primary VNIC)."""
+        who = self.instance_id(principal) if principal in self.world["nodes"] else principal
+        self.policy.deny_resources(who, [self.vnic_id(o) or o for o in ocids])
+
     def allow(self, principal: Optional[str] = None) -> None:
         self.policy.allow(principal)
+
+    def fidelity(self) -> Dict[str, Any]:
+        return self.behaviour.as_dict()
+
+    def set_fidelity(self, **changes: Any) -> Dict[str, Any]:
+        """Switch recorded behaviours on or off (see fidelity.Fidelity); kept by reset()."""
+        with self.store.lock:
+            # Whatever was pending lands first: a knob never strands a move.
+            self.store.settle(everything=True)
+            self.behaviour.update(**changes)
+        return self.behaviour.as_dict()
+
+    def moving(self, ip: str) -> Optional[str]:
+        """The VNIC a move of the address ip is landing on, None when none is under way."""
+        rec = self.net.find_by_address(ip)
+        return self.net.moving(rec["id"]) if rec is not None else None
+
+    def land_pending(self) -> None:
+        """Land every move (and finish every IPv6 provisioning) now, whatever its delay:
+        tests look at the window with a long delay and end it here, never by sleeping."""
+        self.store.settle(everything=True)
+
+    def set_ipv6_state(self, ip: str, state: str) -> Resource:
+        """Put an Ipv6 into PROVISIONING, AVAILABLE, TERMINATING or TERMINATED."""
+        return self.net.set_ipv6_state(ip, state)
 
     def set_instance_state(self, node_or_id: str, state: str) -> None:
         self.compute.set_state(self.instance_id(node_or_id), state)

@@ -3,6 +3,7 @@
 import re
 from typing import Any, Callable, Dict, List, Optional, Pattern, Tuple
 
+from tests.fakes import access
 from tests.fakes.auth import authenticate
 from tests.fakes.control import FakeCloud
 from tests.fakes.errors import ApiError, invalid, not_found
@@ -37,6 +38,7 @@ def _family(name: str) -> Any:
 
 def get_vnic(c: FakeCloud, r: Request, a: Tuple[str, ...]) -> Response:
     vnic = c.net.get_vnic(a[0])
+    access.check_path(c, r.principal, vnic)
     return _one(vnic, c.store.etag(a[0]))
 
 
@@ -63,24 +65,38 @@ def instance_action(c: FakeCloud, r: Request, a: Tuple[str, ...]) -> Response:
 
 
 def list_ips(c: FakeCloud, r: Request, a: Tuple[str, ...]) -> Response:
+    access.check_subnet(c, r.principal, r.query.get("subnetId"))
+    access.check_query_vnic(c, r.principal, r.query.get("vnicId"))
     return _many(*c.net.list_ips(_family(a[0]), r.query))
 
 
+def _ip_in_path(c: FakeCloud, r: Request, a: Tuple[str, ...]) -> None:
+    access.check_path(c, r.principal, c.net.get_ip(_family(a[0]), a[1])[0])
+
+
 def get_ip(c: FakeCloud, r: Request, a: Tuple[str, ...]) -> Response:
+    _ip_in_path(c, r, a)
     return _one(*c.net.get_ip(_family(a[0]), a[1]))
 
 
 def create_ip(c: FakeCloud, r: Request, a: Tuple[str, ...]) -> Response:
-    rec, etag = c.net.create_ip(_family(a[0]), _body(r), r.headers.get("opc-retry-token"))
+    body = _body(r)
+    access.check_body_vnic(c, r.principal, body)
+    access.check_subnet(c, r.principal, body.get("subnetId"))
+    rec, etag = c.net.create_ip(_family(a[0]), body, r.headers.get("opc-retry-token"))
     return _one(rec, etag)
 
 
 def update_ip(c: FakeCloud, r: Request, a: Tuple[str, ...]) -> Response:
-    rec, etag = c.net.update_ip(_family(a[0]), a[1], _body(r), r.headers.get("if-match"))
+    _ip_in_path(c, r, a)
+    body = _body(r)
+    access.check_body_vnic(c, r.principal, body)
+    rec, etag = c.net.update_ip(_family(a[0]), a[1], body, r.headers.get("if-match"))
     return _one(rec, etag)
 
 
 def delete_ip(c: FakeCloud, r: Request, a: Tuple[str, ...]) -> Response:
+    _ip_in_path(c, r, a)
     c.net.delete_ip(_family(a[0]), a[1], r.headers.get("if-match"))
     return Response(204)
 
@@ -90,6 +106,7 @@ def get_public_ip_by_private_ip_id(c: FakeCloud, r: Request, a: Tuple[str, ...])
 
 
 def get_subnet(c: FakeCloud, r: Request, a: Tuple[str, ...]) -> Response:
+    access.check_subnet(c, r.principal, a[0])
     return _one(c.net.get_subnet(a[0]), c.store.etag(a[0]))
 
 

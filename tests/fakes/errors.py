@@ -27,6 +27,20 @@ def not_authenticated(detail: Optional[str] = None) -> ApiError:
     return ApiError(401, "NotAuthenticated", AUTH_MSG if detail is None else detail)
 
 
+def related_not_found(kind: str, ocid: str) -> ApiError:
+    """A resource named in the request body that does not exist or may not be used:
+    400, not 404 (OCI API errors page: RelatedResourceNotAuthorizedOrNotFound,
+    "A resource specified in the body of the request was not found, or you do
+    not have authorization to access that resource")."""
+    return ApiError(
+        400,
+        "RelatedResourceNotAuthorizedOrNotFound",
+        "Either {} with ID {} does not exist or you are not authorized to access it.".format(
+            kind, ocid
+        ),
+    )
+
+
 def invalid(message: str) -> ApiError:
     return ApiError(400, "InvalidParameter", message)
 

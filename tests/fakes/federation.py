@@ -90,7 +90,8 @@ def _check_chain(cloud: FakeCloud, leaf: x509.Certificate, sent: Any) -> None:
     if not (pki.issued_by(leaf, inter) and pki.issued_by(inter, ca)):
         raise not_authenticated("The certificate does not chain to the instance CA.")
     now = datetime.datetime.now(datetime.timezone.utc)
-    if not leaf.not_valid_before_utc <= now <= leaf.not_valid_after_utc:
+    not_before, not_after = pki.validity(leaf)
+    if not not_before <= now <= not_after:
         raise not_authenticated("The certificate is not currently valid.")
 
 

@@ -12,6 +12,7 @@ from tests.fakes.app import FakeApp
 from tests.fakes.compute import Listener
 from tests.fakes.control import FakeCloud, Faults
 from tests.fakes.federation import PATH as FEDERATION_PATH
+from tests.fakes.fidelity import Fidelity
 from tests.fakes.store import Resource
 from tests.fakes.transport import ServerThread
 from tests.fakes.world import World, sdk_config, write_api_key_config
@@ -24,9 +25,12 @@ class FakeOci:
         host: str = "127.0.0.1",
         action_delay: float = 0.3,
         verbose: bool = False,
+        fidelity: Optional[Fidelity] = None,
     ) -> None:
         self.world = world
-        self.cloud = FakeCloud(world, ["core", "federation", "imds"], action_delay=action_delay)
+        self.cloud = FakeCloud(
+            world, ["core", "federation", "imds"], action_delay=action_delay, fidelity=fidelity
+        )
         self._server = ServerThread(host, 0, FakeApp(self.cloud), verbose)
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -125,8 +129,26 @@ class FakeOci:
     def deny(self, principal: str, ops: Optional[Sequence[str]] = None) -> None:
         self.cloud.deny(principal, ops)
 
+    def deny_resources(self, principal: str, ocids: Sequence[str]) -> None:
+        self.cloud.deny_resources(principal, ocids)
+
     def allow(self, principal: Optional[str] = None) -> None:
         self.cloud.allow(principal)
+
+    def fidelity(self) -> Dict[str, Any]:
+        return self.cloud.fidelity()
+
+    def set_fidelity(self, **changes: Any) -> Dict[str, Any]:
+        return self.cloud.set_fidelity(**changes)
+
+    def moving(self, ip: str) -> Optional[str]:
+        return self.cloud.moving(ip)
+
+    def land_pending(self) -> None:
+        self.cloud.land_pending()
+
+    def set_ipv6_state(self, ip: str, state: str) -> Resource:
+        return self.cloud.set_ipv6_state(ip, state)
 
     def set_instance_state(self, node_or_id: str, state: str) -> None:
         self.cloud.set_instance_state(node_or_id, state)

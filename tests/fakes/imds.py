@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from tests.fakes.control import FakeCloud
 from tests.fakes.transport import Request, Response
-from tests.fakes.world import TIME_CREATED_MS
+from tests.fakes.world import TIME_CREATED_MS, subnet_ipv6_prefixes
 
 Route = Tuple[str, Any]
 _FORWARDED = ("forwarded", "x-forwarded-for", "x-forwarded-host")
@@ -127,10 +127,13 @@ def vnics_document(cloud: FakeCloud, node_name: str) -> List[Dict[str, Any]]:
                 "subnetCidrBlock": subnet["cidrBlock"],
                 "nicIndex": att.get("nicIndex", 0),
             }
-            if subnet.get("ipv6CidrBlock"):
+            prefixes = subnet_ipv6_prefixes(subnet)
+            if prefixes:
+                # Captured answers carry one prefix as a string (see fidelity.py).
+                shape = cloud.behaviour.imds_ipv6_cidr
                 entry.update(
                     ipv6Addresses=vnic["ipv6Addresses"],
-                    ipv6SubnetCidrBlock=subnet["ipv6CidrBlock"],
+                    ipv6SubnetCidrBlock=prefixes if shape == "list" else prefixes[0],
                     ipv6VirtualRouterIp=subnet["ipv6VirtualRouterIp"],
                 )
             out.append(entry)

@@ -126,6 +126,21 @@ def make_cert(
     return builder.sign(signing_key, hashes.SHA256())
 
 
+def validity(cert: x509.Certificate) -> Tuple[datetime.datetime, datetime.datetime]:
+    """notBefore and notAfter as aware UTC datetimes, on any cryptography.
+
+    cryptography 42 added not_valid_before_utc/not_valid_after_utc and
+    deprecated the naive (UTC) not_valid_before/not_valid_after; EL9 ships 36
+    and the SDK floor (oci 2.93.1) pins < 39, so both must work.
+    """
+    before = getattr(cert, "not_valid_before_utc", None)
+    after = getattr(cert, "not_valid_after_utc", None)
+    if before is None or after is None:
+        before = cert.not_valid_before.replace(tzinfo=datetime.timezone.utc)
+        after = cert.not_valid_after.replace(tzinfo=datetime.timezone.utc)
+    return before, after
+
+
 def subject_values(cert: x509.Certificate) -> List[str]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -95,8 +95,26 @@ class RemoteControl:
     def deny(self, principal: str, ops: Optional[Sequence[str]] = None) -> None:
         self.rpc("deny", principal, list(ops) if ops else None)
 
+    def deny_resources(self, principal: str, ocids: Sequence[str]) -> None:
+        self.rpc("deny_resources", principal, list(ocids))
+
     def allow(self, principal: Optional[str] = None) -> None:
         self.rpc("allow", principal)
+
+    def fidelity(self) -> Dict[str, Any]:
+        return dict(self.rpc("fidelity"))
+
+    def set_fidelity(self, **changes: Any) -> Dict[str, Any]:
+        return dict(self.rpc("set_fidelity", **changes))
+
+    def moving(self, ip: str) -> Optional[str]:
+        return self.rpc("moving", ip)
+
+    def land_pending(self) -> None:
+        self.rpc("land_pending")
+
+    def set_ipv6_state(self, ip: str, state: str) -> Dict[str, Any]:
+        return dict(self.rpc("set_ipv6_state", ip, state))
 
     def set_instance_state(self, node_or_id: str, state: str) -> None:
         self.rpc("set_instance_state", node_or_id, state)

@@ -20,6 +20,7 @@ from typing import List, Optional, Sequence, Tuple
 from tests.fakes.app import LOOPBACK, ROLES, FakeApp
 from tests.fakes.compute import Listener
 from tests.fakes.control import FakeCloud
+from tests.fakes.fidelity import Fidelity, parse_setting
 from tests.fakes.transport import ServerThread
 from tests.fakes.world import load
 
@@ -85,8 +86,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="command run as: HOOK <node> <instance-id> <state> <action> "
         "on every instance lifecycle change",
     )
+    ap.add_argument(
+        "--fidelity",
+        action="append",
+        type=_fidelity_setting,
+        default=[],
+        metavar="NAME=VALUE",
+        help="switch a recorded OCI behaviour (tests/fakes/fidelity.py), e.g. move_delay=0.4;"
+        " repeatable",
+    )
     ap.add_argument("--verbose", action="store_true", help="log requests to stderr")
     return ap
+
+
+def _fidelity_setting(value: str) -> dict:
+    try:
+        return parse_setting(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _hook_listener(command: str, verbose: bool) -> Listener:
@@ -119,8 +136,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.node and args.node not in world["nodes"]:
         sys.stderr.write("fake-oci: unknown node {!r}\n".format(args.node))
         return 2
+    fidelity = Fidelity()
+    try:
+        for setting in args.fidelity:
+            fidelity.update(**setting)
+    except ValueError as err:
+        sys.stderr.write("fake-oci: --fidelity: {}\n".format(err))
+        return 2
     cloud = FakeCloud(
-        world, args.role, action_delay=args.action_delay, token_lifetime=args.token_lifetime
+        world,
+        args.role,
+        action_delay=args.action_delay,
+        token_lifetime=args.token_lifetime,
+        fidelity=fidelity,
     )
     if args.hook:
         cloud.on_instance_state(_hook_listener(args.hook, args.verbose))

@@ -8,7 +8,8 @@ import json
 import secrets
 import string
 import threading
-from typing import Any, Dict, List, Optional, Tuple
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from tests.fakes.errors import etag_mismatch, invalid, not_found
 from tests.fakes.world import World
@@ -44,6 +45,10 @@ class Store:
             name: copy.deepcopy(world.get(name, {})) for name in COLLECTIONS
         }
         self._versions: Dict[str, int] = {}
+        # rid -> (monotonic time, change): changes that land later (a move
+        # that lands after its answer). Applied by settle(), which every
+        # read path calls first, so no timer thread is needed.
+        self._pending: Dict[str, Tuple[float, Callable[[], None]]] = {}
 
     # -- identity and etags -------------------------------------------------------
     def new_id(self, kind: str, prefix: str = "abuwcljt") -> str:
@@ -61,8 +66,35 @@ class Store:
         if if_match and if_match != "*" and if_match.strip('"') != self.etag(rid):
             raise etag_mismatch()
 
+    # -- changes that land later ---------------------------------------------------
+    def schedule(self, rid: str, delay: float, change: Callable[[], None]) -> None:
+        """Apply change to rid after delay seconds (replacing one already pending)."""
+        with self.lock:
+            self._pending[rid] = (time.monotonic() + delay, change)
+
+    def pending(self, rid: str) -> bool:
+        with self.lock:
+            self.settle()
+            return rid in self._pending
+
+    def cancel(self, rid: str) -> None:
+        with self.lock:
+            self._pending.pop(rid, None)
+
+    def settle(self, everything: bool = False) -> None:
+        """Apply the pending changes that are due (all of them if everything), oldest first."""
+        with self.lock:
+            now = time.monotonic()
+            due = sorted(
+                (at, rid) for rid, (at, _) in self._pending.items() if everything or at <= now
+            )
+            for _, rid in due:
+                _, change = self._pending.pop(rid)
+                change()
+
     # -- lookups --------------------------------------------------------------------
     def get(self, collection: str, rid: str, what: str) -> Resource:
+        self.settle()
         rec = self.res[collection].get(rid)
         if rec is None:
             raise not_found("{} {}".format(what, rid))
@@ -70,6 +102,7 @@ class Store:
 
     def snapshot(self) -> Dict[str, List[Resource]]:
         with self.lock:
+            self.settle()
             return {name: copy.deepcopy(list(self.res[name].values())) for name in COLLECTIONS}
 
 
@@ -78,9 +111,13 @@ def encode_page(offset: int) -> str:
 
 
 def paginate(
-    items: List[Resource], limit: Optional[str], page: Optional[str]
+    items: List[Resource], limit: Optional[str], page: Optional[str], always_next: bool = False
 ) -> Tuple[List[Resource], Optional[str]]:
-    """Slice a list like OCI list operations: `limit` + opaque `page`, next in opc-next-page."""
+    """Slice a list like OCI list operations: `limit` + opaque `page`, next in opc-next-page.
+
+    always_next: every non-empty page names a next one, which may be empty
+    (how ListPrivateIps answers; see fidelity.Fidelity.always_next_page).
+    """
     try:
         size = MAX_PAGE if limit is None else int(limit)
     except ValueError:
@@ -95,5 +132,6 @@ def paginate(
         except (ValueError, KeyError, TypeError):
             raise invalid("The page token is invalid.") from None
     chunk = items[offset : offset + size]
-    nxt = encode_page(offset + size) if offset + size < len(items) else None
+    more = offset + size < len(items)
+    nxt = encode_page(offset + len(chunk)) if more or (always_next and chunk) else None
     return copy.deepcopy(chunk), nxt

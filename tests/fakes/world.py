@@ -20,8 +20,13 @@ WORLD_VERSION = 1
 TIME_CREATED = "2025-01-06T09:30:00.000Z"
 TIME_CREATED_MS = 1736155800000
 
-# Short codes for common regions; others fall back to the SDK table (slow import).
+# Short codes for common regions, and for regions that old SDKs' tables do not
+# know (mx-monterrey-1: not in oci 2.93.1; eu-madrid-3: not in 2.160.3), so
+# the fake's IMDS says the same whatever SDK is installed. Others fall back to
+# the installed SDK's table (slow import).
 _REGION_KEYS = {
+    "mx-monterrey-1": "mty",
+    "eu-madrid-3": "orf",
     "us-ashburn-1": "iad",
     "us-phoenix-1": "phx",
     "us-sanjose-1": "sjc",
@@ -34,6 +39,7 @@ _REGION_KEYS = {
 }
 
 ExtraVnics = Mapping[str, Union[int, Sequence[str]]]
+Ipv6Cidrs = Union[None, str, Sequence[str]]
 ReservedIps = Union[Sequence[str], Mapping[str, Optional[str]]]
 
 
@@ -74,10 +80,27 @@ class _Ids:
         return "".join(self._rng.choice(string.ascii_letters) for _ in range(4))
 
 
-def _subnet_record(ids: _Ids, world: World, cidr: str, ipv6_cidr: Optional[str]) -> Dict[str, Any]:
+def ipv6_prefixes(value: Ipv6Cidrs) -> List[str]:
+    """make_world's ipv6_cidr as a list: one prefix, several, or none."""
+    if value is None:
+        return []
+    raw = [value] if isinstance(value, str) else list(value)
+    return [str(ipaddress.ip_network(p)) for p in raw]
+
+
+def subnet_ipv6_prefixes(subnet: Mapping[str, Any]) -> List[str]:
+    """Every IPv6 prefix of a subnet record; ipv6CidrBlock is only the first."""
+    return list(
+        subnet.get("ipv6CidrBlocks")
+        or ([subnet["ipv6CidrBlock"]] if subnet.get("ipv6CidrBlock") else [])
+    )
+
+
+def _subnet_record(ids: _Ids, world: World, cidr: str, ipv6_cidrs: List[str]) -> Dict[str, Any]:
     net = ipaddress.ip_network(cidr)
     index = len(world["subnets"])
-    v6net = ipaddress.ip_network(ipv6_cidr) if ipv6_cidr else None
+    # A subnet can have several IPv6 prefixes; ipv6CidrBlock is the first.
+    v6net = ipaddress.ip_network(ipv6_cidrs[0]) if ipv6_cidrs else None
     return {
         "id": ids.regional("subnet"),
         "availabilityDomain": None,
@@ -90,7 +113,7 @@ def _subnet_record(ids: _Ids, world: World, cidr: str, ipv6_cidr: Optional[str])
         "dnsLabel": "sub{}".format(index),
         "freeformTags": {},
         "ipv6CidrBlock": str(v6net) if v6net else None,
-        "ipv6CidrBlocks": [str(v6net)] if v6net else None,
+        "ipv6CidrBlocks": list(ipv6_cidrs) if ipv6_cidrs else None,
         "ipv6VirtualRouterIp": str(v6net.network_address + 1) if v6net else None,
         "lifecycleState": "AVAILABLE",
         "prohibitInternetIngress": True,
@@ -152,11 +175,11 @@ class _Builder:
         self.ids = ids
         self.used: Dict[str, set] = {}  # subnet id -> used addresses
 
-    def subnet_for(self, cidr: str, ipv6_cidr: Optional[str] = None) -> Dict[str, Any]:
+    def subnet_for(self, cidr: str, ipv6_cidrs: Optional[List[str]] = None) -> Dict[str, Any]:
         for sub in self.w["subnets"].values():
             if sub["cidrBlock"] == str(ipaddress.ip_network(cidr)):
                 return sub
-        sub = _subnet_record(self.ids, self.w, cidr, ipv6_cidr)
+        sub = _subnet_record(self.ids, self.w, cidr, ipv6_cidrs or [])
         self.w["subnets"][sub["id"]] = sub
         self.used[sub["id"]] = set()
         return sub
@@ -164,8 +187,8 @@ class _Builder:
     def subnet_containing(self, ip: str) -> Dict[str, Any]:
         addr = ipaddress.ip_address(ip)
         for sub in self.w["subnets"].values():
-            cidr = sub["cidrBlock"] if addr.version == 4 else sub["ipv6CidrBlock"]
-            if cidr and addr in ipaddress.ip_network(cidr):
+            cidrs = [sub["cidrBlock"]] if addr.version == 4 else subnet_ipv6_prefixes(sub)
+            if any(addr in ipaddress.ip_network(c) for c in cidrs):
                 return sub
         raise ValueError("{} is in no subnet of the world".format(ip))
 
@@ -357,7 +380,7 @@ def _instance(world: World, ids: _Ids, name: str, ad: str, fd: str) -> Dict[str,
 def make_world(
     nodes: Sequence[str] = ("node1", "node2"),
     subnet_cidr: str = "10.0.0.0/24",
-    ipv6_cidr: Optional[str] = None,
+    ipv6_cidr: Ipv6Cidrs = None,
     region: str = "us-ashburn-1",
     extra_vnics: Optional[ExtraVnics] = None,
     reserved_ips: Optional[ReservedIps] = None,
@@ -367,6 +390,8 @@ def make_world(
     """Build a world.
 
     nodes: instance names (hostname == displayName); node i (1-based) gets 10.0.0.(10+i).
+    ipv6_cidr: the node subnet's IPv6 prefix, or a list of prefixes (the first is
+      ipv6CidrBlock; nodes get their IPv6 from it).
     extra_vnics: node -> N (more VNICs in the node subnet) or a list of subnet CIDRs.
     reserved_ips: RESERVED private IPs / IPv6s, unassigned, or ip -> node to attach them.
     secondary_ips: ip -> node, EPHEMERAL secondary IPs on the node's primary VNIC.
@@ -442,7 +467,7 @@ def make_world(
     }
 
     builder = _Builder(world, ids)
-    main_subnet = builder.subnet_for(subnet_cidr, ipv6_cidr)
+    main_subnet = builder.subnet_for(subnet_cidr, ipv6_prefixes(ipv6_cidr))
 
     ca_key, int_key = pki.pooled_key(0), pki.pooled_key(1)
     ca = pki.make_cert("PKISVC Fake Root CA", ["opc-fake-ca"], ca_key, is_ca=True, days=3650)

@@ -119,19 +119,28 @@ class FakeOciApi:
             "vnic_id": vnic_id,
             "subnet_id": subnet_id,
             "is_primary": is_primary,
+            # What SDKs from 2.146.0 on show; older ones drop the field.
+            "ip_state": "ASSIGNED" if vnic_id else "AVAILABLE",
         }
         self._etags[pid] = 1
         return pid
 
     def add_ipv6(self, ip: str, vnic_id: Optional[str], subnet_id: str) -> str:
         iid = self._id("ipv6")
-        self.ipv6s[iid] = {"id": iid, "ip_address": ip, "vnic_id": vnic_id, "subnet_id": subnet_id}
+        self.ipv6s[iid] = {
+            "id": iid,
+            "ip_address": ip,
+            "vnic_id": vnic_id,
+            "subnet_id": subnet_id,
+            "ip_state": "ASSIGNED" if vnic_id else "AVAILABLE",
+        }
         self._etags[iid] = 1
         return iid
 
     def move_behind_back(self, resource_id: str, vnic_id: Optional[str]) -> None:
         table = self.private_ips if resource_id in self.private_ips else self.ipv6s
         table[resource_id]["vnic_id"] = vnic_id
+        table[resource_id]["ip_state"] = "ASSIGNED" if vnic_id else "AVAILABLE"
         self._etags[resource_id] += 1
 
     # -- scripting
@@ -253,6 +262,7 @@ class FakeOciApi:
         if table[ip_id].get("is_primary"):
             raise cloud_error(400, "InvalidParameter", op, "cannot move a primary private IP")
         table[ip_id]["vnic_id"] = vnic_id
+        table[ip_id]["ip_state"] = "ASSIGNED"
         self._etags[ip_id] += 1
         return dict(table[ip_id])
 

@@ -3,6 +3,7 @@ from typing import Dict, Tuple
 import pytest
 
 from pcs_oci.common import reports
+from pcs_oci.lib import vip
 from pcs_oci.lib.errors import CloudError, PcsOciError
 from pcs_oci.lib.oci.api import IpFamily
 from pcs_oci.lib.vip import AssignResult, PrivateIpInfo, assign_vip, where_is_vip
@@ -236,4 +237,52 @@ def test_where_is_vip() -> None:
     pid = api.add_private_ip(VIP, other, subnet)
     assert where_is_vip(api, VIP, subnet) == PrivateIpInfo(pid, other, False)
     assert where_is_vip(api, "10.0.0.3", subnet).is_primary  # type: ignore[union-attr]
+    assert api.writes() == []
+
+
+def test_create_answered_400_already_is_a_lost_race_too() -> None:
+    # Issue 12 point 7: neither 409 nor 400 is documented for an existing address.
+    api, subnet, local, other = world()
+    api.before("create_private_ip", lambda: api.add_private_ip(VIP, other, subnet))
+    api.fail(
+        "create_private_ip",
+        cloud_error(400, "InvalidParameter", "CreatePrivateIp", "IP address is already assigned"),
+    )
+    with pytest.raises(CloudError) as e:
+        assign_vip(api, local, VIP)
+    assert e.value.codes == [reports.VIP_MOVE_CONFLICT] and e.value.transient
+    assert "CreatePrivateIp lost a race" in e.value.reports[0].message
+    assert "created on VNIC " + other in e.value.reports[0].message
+
+
+def test_other_400s_on_create_are_errors() -> None:
+    api, _, local, _ = world()
+    api.fail("create_private_ip", cloud_error(400, "InvalidParameter", "CreatePrivateIp", "bad"))
+    with pytest.raises(CloudError) as e:
+        assign_vip(api, local, VIP)
+    assert e.value.codes == [reports.OCI_REQUEST_ERROR] and not e.value.transient
+
+
+def test_no_vnic_and_no_ip_state_is_waited_on_then_taken_as_unassigned(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # SDKs before 2.146.0 drop ipState: a reserved, unassigned address looks
+    # like a move in flight until the grace is over.
+    monkeypatch.setattr(vip, "IN_FLIGHT_GRACE_SECONDS", 0.3)
+    api, subnet, local, _ = world()
+    pid = api.add_private_ip(VIP, None, subnet)
+    del api.private_ips[pid]["ip_state"]
+    assert assign_vip(api, local, VIP) == AssignResult("moved", pid, None)
+    reads = api.ops().index("update_private_ip_vnic")
+    assert api.ops()[:reads].count("get_private_ip") >= 2  # waited, read again
+    assert len(api.writes()) == 1
+
+
+def test_a_move_in_flight_lands_on_us_and_nothing_is_written() -> None:
+    api, subnet, local, _ = world()
+    pid = api.add_private_ip(VIP, None, subnet)
+    api.private_ips[pid]["ip_state"] = "ASSIGNED"  # on no VNIC: in flight
+    api.before("get_private_ip", lambda: None)
+    api.before("get_private_ip", lambda: api.move_behind_back(pid, local))
+    assert assign_vip(api, local, VIP) == AssignResult("unchanged", pid, local)
     assert api.writes() == []
