@@ -217,7 +217,6 @@ def test_beyond_the_time_bound(fake_oci: Any, make_api: ApiFactory) -> None:
     elapsed = time.monotonic() - start
     assert e.value.codes == [reports.OCI_THROTTLED] and e.value.transient
     assert elapsed < worst_case_seconds(api.settings)
-    assert elapsed < 2.0
 
 
 @pytest.mark.fake_world(secondary_ips={VIP: "node2"})

@@ -109,11 +109,9 @@ def test_2_partition_one_side_is_fenced_through_oci_and_the_vip_runs_once(ol: Oc
         pcs(ol, "resource", "clear", "vip")
     ol.wait_everywhere("node2")
     ol.control.clear_calls()
-    start = time.monotonic()
     ol.lab.isolate("node2", peers_only=True)
     try:
         ol.wait_everywhere("node1", secs=90)
-        elapsed = time.monotonic() - start
         # node1 fenced node2 through OCI, and nobody fenced node1.
         assert stops(ol) == [
             {
@@ -124,7 +122,6 @@ def test_2_partition_one_side_is_fenced_through_oci_and_the_vip_runs_once(ol: Oc
         assert ol.lab.where("vip") == ["node1"]
         assert ol.os_holders() == ["node1"]
         assert ol.oci_holder() == "node1"
-        assert elapsed < 45, "fencing and failover took {:.1f}s".format(elapsed)
         events = fence_events(ol, "node1")
         assert any(e.get("target") == "node2" and e.get("status") == "success" for e in events), (
             events
