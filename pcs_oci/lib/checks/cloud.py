@@ -26,9 +26,10 @@ from pcs_oci.lib import network_rules
 from pcs_oci.lib.checks import Rows, error_text
 from pcs_oci.lib.checks.node import NO_CONFIG, Metadata
 from pcs_oci.lib.checks.public_ip import PublicIpFacts, read_public_ips
-from pcs_oci.lib.config import Config
+from pcs_oci.lib.config import Config, Vip
 from pcs_oci.lib.env import Env
 from pcs_oci.lib.errors import PcsOciError
+from pcs_oci.lib.imds import vnic_for_ip
 from pcs_oci.lib.oci.errors import vip_policy
 from pcs_oci.lib.vip import PrivateIpInfo, where_is_vip
 
@@ -97,7 +98,12 @@ def read_cloud(
         # token would only take time and point at the wrong fix.
         why = "instance principals need the instance metadata service (see its check)"
         return CloudFacts((why, why))
-    vnic_id = local_vnic or next((n.vnic_id for n in config.nodes if n.vnic_id), None)
+    per_vip = {v.name: _vip_vnic(config, v, metadata) for v in config.vips}
+    vnic_id = (
+        local_vnic
+        or next((n.vnic_id for n in config.nodes if n.vnic_id), None)
+        or next((v for v in per_vip.values() if v), None)
+    )
     if vnic_id is None:
         return CloudFacts(("no VNIC known to read", "no VNIC known"))
     try:
@@ -108,19 +114,37 @@ def read_cloud(
         return CloudFacts(access_error=e)
     subnet_id = vnic["subnet_id"]
     facts = CloudFacts(subnet_id=subnet_id)
+    subnets = {vnic_id: subnet_id}
     try:
         with api.budget():
-            vips = [(v.ip, where_is_vip(api, v.address, subnet_id)) for v in config.vips]
+            vips = []
+            for v in config.vips:
+                # Each VIP in its own subnet: VIPs on secondary VNICs are in another.
+                own = per_vip[v.name] or vnic_id
+                if own not in subnets:
+                    subnets[own] = api.get_vnic(own)["subnet_id"]
+                vips.append((v.ip, where_is_vip(api, v.address, subnets[own])))
     except PcsOciError as e:
         facts = facts._replace(vips_error=e)
     else:
         facts = facts._replace(vips=vips, others=_read_other_vnics(api, config, node))
         facts = facts._replace(public_ips=read_public_ips(api, config, vips))
     try:
-        facts = facts._replace(network=_read_network(api, config, local_vnic))
+        # Without a shared local VNIC, the network of the one read first.
+        facts = facts._replace(network=_read_network(api, config, local_vnic or vnic_id))
     except PcsOciError as e:
         facts = facts._replace(network_error=error_text(e, 1))
     return facts
+
+
+def _vip_vnic(config: Config, vip: Vip, metadata: Metadata) -> Optional[str]:
+    """A VNIC in the VIP's subnet: this node's there (IMDS), else the config's for the VIP."""
+    if metadata.facts is not None:
+        try:
+            return vnic_for_ip(metadata.facts, vip.address).vnic_id
+        except PcsOciError:
+            pass  # vip_subnet's check says why
+    return next(iter(config.vnic_ids(vip).values()), None)
 
 
 def _read_other_vnics(api: Any, config: Config, node: Optional[str]) -> List[OtherVnic]:
