@@ -75,6 +75,8 @@ class CloudFacts(NamedTuple):
     network_error: str = ""
     # The public IPs of the VIPs and the nodes, read once the VIPs' lookup worked.
     public_ips: Optional[PublicIpFacts] = None
+    # VNIC OCID -> the node it belongs to, for every VNIC verify knows.
+    owners: Dict[str, str] = {}
 
     @property
     def api_ok(self) -> bool:
@@ -113,7 +115,8 @@ def read_cloud(
     except PcsOciError as e:
         return CloudFacts(access_error=e)
     subnet_id = vnic["subnet_id"]
-    facts = CloudFacts(subnet_id=subnet_id)
+    owners = vnic_owners(config, metadata, node)
+    facts = CloudFacts(subnet_id=subnet_id, owners=owners)
     subnets = {vnic_id: subnet_id}
     try:
         with api.budget():
@@ -128,13 +131,26 @@ def read_cloud(
         facts = facts._replace(vips_error=e)
     else:
         facts = facts._replace(vips=vips, others=_read_other_vnics(api, config, node))
-        facts = facts._replace(public_ips=read_public_ips(api, config, vips))
+        facts = facts._replace(public_ips=read_public_ips(api, config, vips, owners))
     try:
         # Without a shared local VNIC, the network of the one read first.
         facts = facts._replace(network=_read_network(api, config, local_vnic or vnic_id))
     except PcsOciError as e:
         facts = facts._replace(network_error=error_text(e, 1))
     return facts
+
+
+def vnic_owners(config: Config, metadata: Metadata, node: Optional[str]) -> Dict[str, str]:
+    """VNIC OCID -> hostname: the config's VNICs (the nodes' and each VIP's
+    vnic_ids) and this node's own from IMDS, so that a VIP on a VNIC the
+    config leaves out (found by the agent in the metadata) still has a node."""
+    owners = {n.vnic_id: n.hostname for n in config.nodes if n.vnic_id}
+    for vip in config.vips:
+        owners.update((vnic_id, hostname) for hostname, vnic_id in config.vnic_ids(vip).items())
+    if node and metadata.facts is not None:
+        for vnic in metadata.facts.vnics:
+            owners.setdefault(vnic.vnic_id, node)
+    return owners
 
 
 def _vip_vnic(config: Config, vip: Vip, metadata: Metadata) -> Optional[str]:
@@ -277,7 +293,7 @@ def check_vip_private_ip(config: Optional[Config], cloud: CloudFacts) -> Rows:
     why = why_not_looked_up(cloud)
     if why:
         return [skip(VIP_PRIVATE_IP, why)]
-    owners = {n.vnic_id: n.hostname for n in config.nodes if n.vnic_id}
+    owners = cloud.owners
     details, problems, warnings = [], [], []
     for ip, info in cloud.vips:
         if info is None:
