@@ -15,9 +15,14 @@ configure` inside node1 as an admin would:
   per-VIP vnic_ids.
 
 A crash of the node holding them moves every VIP; a client on the switch
-reaches each one in its subnet (ICMP echo, ICMPv6 for vip6), OCI puts each
-on the survivor's VNIC of the right subnet, the public IP stays bound, and
-the crashed node's return moves nothing back. status and verify show it.
+reaches each one in its subnet (ICMP echo, ICMPv6 for vip6, and a TCP
+connection over IPv6 to vip6), OCI puts each on the survivor's VNIC of the
+right subnet, the public IP stays bound, and the crashed node's return moves
+nothing back. status and verify show it.
+
+The survivor's starts once timed out authenticating: not the load, nor IPv6
+or eth1, but the lab's switch changing its MAC when the crashed node's veth
+went (see cluster-lab's start_switch); test_lab checks that it no longer does.
 """
 
 import json
