@@ -39,6 +39,9 @@ class Vip(NamedTuple):
     monitor_api_interval: int = 60
     # configure puts the VIP first in this Pacemaker group (created if absent).
     group: Optional[str] = None
+    # hostname -> this VIP's VNIC there, over the node's vnic_id (a VIP in the
+    # subnet of a secondary VNIC).
+    vnic_ids: Optional[Dict[str, str]] = None
 
     @property
     def address(self) -> IPAddress:
@@ -59,6 +62,14 @@ class Config(NamedTuple):
             if node.hostname.lower() == wanted:
                 return node
         return None
+
+    def vnic_ids(self, vip: Vip) -> Dict[str, str]:
+        """hostname -> the VIP's VNIC on that node, where the config says it."""
+        found = {n.hostname: n.vnic_id for n in self.nodes if n.vnic_id}
+        for hostname, vnic_id in (vip.vnic_ids or {}).items():
+            node = self.node(hostname)
+            found[node.hostname if node else hostname] = vnic_id
+        return found
 
     def to_dict(self) -> Dict[str, Any]:
         """The effective configuration: defaults filled in, None left out."""
@@ -204,6 +215,7 @@ def from_document(doc: Dict[str, Any], path: Optional[str] = None) -> Config:
                 monitor_api=v.get("monitor_api", False),
                 monitor_api_interval=v.get("monitor_api_interval", 60),
                 group=v.get("group"),
+                vnic_ids=dict(v["vnic_ids"]) if v.get("vnic_ids") else None,
             )
             for v in doc["vips"]
         ],

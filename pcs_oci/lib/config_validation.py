@@ -9,7 +9,7 @@ import ipaddress
 import json
 import os
 import re
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Sequence, Set
 
 from pcs_oci.common import reports
 from pcs_oci.common.reports import ReportItem
@@ -144,6 +144,24 @@ def _one_line(text: str) -> str:
 # ---------------------------------------------------------------- checks beyond the schema
 
 
+def _vip_vnic_reports(vip: Dict[str, Any], where: str, hostnames: Set[str]) -> List[ReportItem]:
+    """A VIP's vnic_ids name nodes of the config (a typo would leave that node's agent
+    on its vnic_id or discovery, silently)."""
+    vnic_ids = vip.get("vnic_ids")
+    if not isinstance(vnic_ids, dict):
+        return []
+    return [
+        reports.item(
+            reports.CONFIG_INVALID_VALUE,
+            "{} is not a node of the config".format(_short(name)),
+            "use a nodes[].hostname ({})".format(", ".join(sorted(hostnames)) or "none"),
+            "{}.vnic_ids".format(where),
+        )
+        for name in vnic_ids
+        if str(name).lower() not in hostnames
+    ]
+
+
 def _semantic_reports(doc: Any) -> List[ReportItem]:
     if not isinstance(doc, dict):
         return []
@@ -156,9 +174,16 @@ def _semantic_reports(doc: Any) -> List[ReportItem]:
     found += _duplicates(doc.get("vips"), "vips", "name", "VIP name")
     found += _duplicates(doc.get("vips"), "vips", "ip", "VIP address", key=_normalized_ip)
     vips = doc.get("vips")
+    nodes = doc.get("nodes")
+    hostnames = {
+        str(n.get("hostname")).lower()
+        for n in (nodes if isinstance(nodes, list) else [])
+        if isinstance(n, dict)
+    }
     for index, vip in enumerate(vips if isinstance(vips, list) else []):
         if isinstance(vip, dict):
             found += _vip_reports(vip, "vips[{}]".format(index))
+            found += _vip_vnic_reports(vip, "vips[{}]".format(index), hostnames)
     found += _group_reports(vips if isinstance(vips, list) else [])
     oci = doc.get("oci")
     if isinstance(oci, dict) and oci.get("auth", "instance_principal") == "instance_principal":

@@ -392,7 +392,8 @@ def make_world(
     nodes: instance names (hostname == displayName); node i (1-based) gets 10.0.0.(10+i).
     ipv6_cidr: the node subnet's IPv6 prefix, or a list of prefixes (the first is
       ipv6CidrBlock; nodes get their IPv6 from it).
-    extra_vnics: node -> N (more VNICs in the node subnet) or a list of subnet CIDRs.
+    extra_vnics: node -> N (more VNICs in the node subnet) or a list of subnet CIDRs
+      (node i's VNIC in another subnet gets host 10+i there, if free).
     reserved_ips: RESERVED private IPs / IPv6s, unassigned, or ip -> node to attach them.
     secondary_ips: ip -> node, EPHEMERAL secondary IPs on the node's primary VNIC.
     """
@@ -537,7 +538,11 @@ def make_world(
         inst = world["instances"][node["instance_id"]]
         cidrs: List[str] = [subnet_cidr] * spec if isinstance(spec, int) else list(spec)
         for cidr in cidrs:
-            builder.vnic(node, inst, builder.subnet_for(cidr), None, first_extra)
+            # In a subnet of its own, node i's VNIC gets host 10+i there too (as
+            # in the main subnet), so a lab can number its second interface alike.
+            other = ipaddress.ip_network(cidr) != ipaddress.ip_network(subnet_cidr)
+            first = 10 + node["index"] if other else first_extra
+            builder.vnic(node, inst, builder.subnet_for(cidr), None, first)
 
     _add_extra_ips(world, builder, secondary_ips or {}, "EPHEMERAL")
     if reserved_ips is not None:

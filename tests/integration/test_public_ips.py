@@ -124,6 +124,33 @@ def test_verify_confirms_the_binding_after_a_move(setup: Setup) -> None:
     )
 
 
+def test_verify_names_the_node_from_the_metadata_or_the_vips_vnic_ids(setup: Setup) -> None:
+    # No nodes[].vnic_id: the agents find the VNICs in the instance metadata.
+    for node in setup.doc["nodes"]:
+        del node["vnic_id"]
+    setup.fake.add_private_ip(VIP, "node1")
+    public = setup.fake.bind_public_ip(VIP)
+    bound = "{} has public IP {} (reserved), bound to its private IP: it follows the VIP".format(
+        VIP, public["ipAddress"]
+    )
+
+    # On node1, which holds it: this node's own VNIC, from its metadata.
+    found = setup.run()
+    assert (found["public_ip"].status, found["public_ip"].detail) == (
+        "PASS",
+        bound + " (now on node1)",
+    )
+    assert "({})".format("node1") in found["vip_private_ip"].detail
+
+    # Moved to node2's VNIC, which only the VIP's vnic_ids name.
+    setup.fake.move_private_ip(VIP, "node2")
+    assert setup.run()["public_ip"].detail == bound + " (now on an unknown VNIC)"
+    setup.doc["vips"][0]["vnic_ids"] = {
+        n: setup.fake.node(n)["vnic_id"] for n in ("node1", "node2")
+    }
+    assert setup.run()["public_ip"].detail == bound + " (now on node2)"
+
+
 def test_verify_warns_about_a_reserved_public_ip_on_a_nodes_primary_ip(setup: Setup) -> None:
     vip_private = setup.fake.add_private_ip(VIP, "node1")
     primary = setup.fake.node("node2")["private_ip"]

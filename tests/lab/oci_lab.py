@@ -86,6 +86,17 @@ exit 0
 BOOT_SECONDS = 5
 
 
+def net6_of(net: str) -> str:
+    """The lab's IPv6 /64 for LAB_NET a.b.c: fd00:c (fd00:c::/64, a ULA)."""
+    return "fd00:{}".format(net.rsplit(".", 1)[1])
+
+
+def net2_of(net: str) -> str:
+    """A second /24 in the same /16 (so in the fake VCN's CIDR) for LAB_NET a.b.c."""
+    a_b, c = net.rsplit(".", 1)
+    return "{}.{}".format(a_b, (int(c) + 100) % 256)
+
+
 def install_agent(directory: Path, python: str = AGENT_PYTHON) -> Path:
     """The entry point as the RPM installs it, pointing at `python`."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -110,6 +121,8 @@ class OciLab:
         fence_oci: bool = False,
         net: str = NET,
         node_setup: str = "",
+        ipv6: bool = False,
+        second_subnet: bool = False,
     ):
         if not os.access(AGENT_PYTHON, os.X_OK):
             raise RuntimeError("{} is missing: run `make agent-venv`".format(AGENT_PYTHON))
@@ -121,8 +134,22 @@ class OciLab:
         self.tmp = Path(tempfile.mkdtemp(prefix="pcs-oci-lab-"))
         # Readable by the daemons inside the nodes (/tmp is shared with them).
         self.tmp.chmod(0o755)
+        # ipv6: the subnet gets an IPv6 /64 (OCI's IMDS then gives each VNIC's
+        # IPv6 data), the lab's bridge and eth0s addresses in it. second_subnet:
+        # every node gets a secondary VNIC in another subnet of the VCN, the lab
+        # a second bridge and an eth1 in each node.
+        self.net6 = net6_of(net) if ipv6 else None
+        self.vip6 = self.net6 + "::200" if self.net6 else None
+        self.net2 = net2_of(net) if second_subnet else None
+        self.subnet2 = self.net2 + ".0/24" if self.net2 else None
+        self.vip2 = self.net2 + ".200" if self.net2 else None
         names = ["node{}".format(i) for i in range(1, nodes + 1)]
-        self.world = world_lib.make_world(nodes=names, subnet_cidr=self.subnet)
+        self.world = world_lib.make_world(
+            nodes=names,
+            subnet_cidr=self.subnet,
+            ipv6_cidr=self.net6 + "::/64" if self.net6 else None,
+            extra_vnics={n: [self.subnet2] for n in names} if self.subnet2 else None,
+        )
         self.world_path = self.tmp / "world.json"
         world_lib.save(self.world, str(self.world_path))
         self.agent_dir = self.tmp / "ocf-oci"
@@ -151,6 +178,10 @@ class OciLab:
             }
         }
         extra_env: Dict[str, str] = {}
+        if self.net6:
+            extra_env["LAB_NET6"] = self.net6
+        if self.net2:
+            extra_env["LAB_NET2"] = self.net2
         self.hook: Optional[Path] = None
         if fence_oci:
             install_fence_agent(self.tmp / "sbin")
@@ -231,27 +262,43 @@ class OciLab:
         return found
 
     def vnic_node(self, vnic_id: Optional[str]) -> Optional[str]:
+        """The node with this VNIC (its primary or a secondary one)."""
         for name, node in self.world["nodes"].items():
-            if node["vnic_id"] == vnic_id:
+            if vnic_id in node["vnic_ids"]:
                 return str(name)
         return None
 
+    def oci_vnic(self, ip: Optional[str] = None) -> Optional[str]:
+        """The VNIC OCI assigns `ip` (IPv4 or IPv6) to (None: nobody / no such IP)."""
+        address = ip or self.vip
+        if ":" in address:
+            found = self.control.ipv6_by_address(address)
+        else:
+            found = self.control.private_ip_by_address(address)
+        return found.get("vnicId") if found else None
+
     def oci_holder(self, ip: Optional[str] = None) -> Optional[str]:
         """The node whose VNIC OCI assigns `ip` to (None: nobody / no such IP)."""
-        found = self.control.private_ip_by_address(ip or self.vip)
-        return self.vnic_node(found.get("vnicId")) if found else None
+        return self.vnic_node(self.oci_vnic(ip))
 
-    def os_holders(self, ip: Optional[str] = None) -> List[str]:
-        return [n for n in self.lab.running_nodes() if self.lab.has_addr(n, ip or self.vip)]
+    def os_holders(self, ip: Optional[str] = None, dev: str = "eth0") -> List[str]:
+        return [
+            n for n in self.lab.running_nodes() if self.lab.has_addr(n, ip or self.vip, dev=dev)
+        ]
 
     def wait_everywhere(
-        self, node: str, ip: Optional[str] = None, rsc: str = "vip", secs: float = 60
+        self,
+        node: str,
+        ip: Optional[str] = None,
+        rsc: str = "vip",
+        secs: float = 60,
+        dev: str = "eth0",
     ) -> float:
         """Until Pacemaker, the OS and OCI all put the VIP on `node`; elapsed ms."""
         start = time.monotonic()
         self.lab.wait_rsc(rsc, node, secs)
         poll(
-            lambda: self.oci_holder(ip) == node and self.os_holders(ip) == [node],
+            lambda: self.oci_holder(ip) == node and self.os_holders(ip, dev) == [node],
             timeout=max(5.0, secs - (time.monotonic() - start)),
             what="{} on {} in OCI and the OS".format(ip or self.vip, node),
         )

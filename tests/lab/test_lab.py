@@ -356,3 +356,36 @@ def test_selftest_ipaddr2_failover() -> None:
     print(
         "selftest: failover {} ms, total {:.1f} s".format(res["failover_ms"], time.monotonic() - t0)
     )
+
+
+def _mac(lab: Lab, where: str, dev: str) -> str:
+    """dev's MAC inside where (a node or SWITCH; its /sys is the host's)."""
+    out = lab.exec(where, "ip", "-o", "link", "show", "dev", dev).stdout.split()
+    return out[out.index("link/ether") + 1]
+
+
+def _switch_in_arp(lab: Lab, node: str) -> str:
+    """The MAC node's ARP cache has for the switch ('' if none)."""
+    out = lab.exec(node, "ip", "-4", "neigh", "show", lab.switch_ip, "dev", "eth0").stdout.split()
+    return out[out.index("lladdr") + 1] if "lladdr" in out else ""
+
+
+def test_a_crash_leaves_the_switchs_mac_and_the_survivors_arp_alone(lab: Lab) -> None:
+    # Crash the node whose switch-side veth has the lowest MAC: the one a
+    # bridge without its own MAC copies. The switch must keep its MAC, as a
+    # VCN's router does; else the survivor's ARP entry for it (fresh after
+    # the ping) points at a MAC that is gone, and its API calls vanish for
+    # up to ~45 s (a failover's starts timed out on that).
+    victim = min(lab.node_names, key=lambda n: _mac(lab, SWITCH, n))
+    survivor = next(n for n in lab.node_names if n != victim)
+    switch_mac = _mac(lab, SWITCH, "br0")
+    assert lab.ping(survivor, lab.switch_ip)
+    assert _switch_in_arp(lab, survivor) == switch_mac
+    lab.kill(victim)
+    try:
+        assert _mac(lab, SWITCH, "br0") == switch_mac
+        assert _switch_in_arp(lab, survivor) == switch_mac
+        assert lab.ping(survivor, lab.switch_ip)
+    finally:
+        lab.start(victim)
+        lab.wait(60)

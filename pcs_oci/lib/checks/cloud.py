@@ -26,9 +26,10 @@ from pcs_oci.lib import network_rules
 from pcs_oci.lib.checks import Rows, error_text
 from pcs_oci.lib.checks.node import NO_CONFIG, Metadata
 from pcs_oci.lib.checks.public_ip import PublicIpFacts, read_public_ips
-from pcs_oci.lib.config import Config
+from pcs_oci.lib.config import Config, Vip
 from pcs_oci.lib.env import Env
 from pcs_oci.lib.errors import PcsOciError
+from pcs_oci.lib.imds import vnic_for_ip
 from pcs_oci.lib.oci.errors import vip_policy
 from pcs_oci.lib.vip import PrivateIpInfo, where_is_vip
 
@@ -74,6 +75,8 @@ class CloudFacts(NamedTuple):
     network_error: str = ""
     # The public IPs of the VIPs and the nodes, read once the VIPs' lookup worked.
     public_ips: Optional[PublicIpFacts] = None
+    # VNIC OCID -> the node it belongs to, for every VNIC verify knows.
+    owners: Dict[str, str] = {}
 
     @property
     def api_ok(self) -> bool:
@@ -97,7 +100,12 @@ def read_cloud(
         # token would only take time and point at the wrong fix.
         why = "instance principals need the instance metadata service (see its check)"
         return CloudFacts((why, why))
-    vnic_id = local_vnic or next((n.vnic_id for n in config.nodes if n.vnic_id), None)
+    per_vip = {v.name: _vip_vnic(config, v, metadata) for v in config.vips}
+    vnic_id = (
+        local_vnic
+        or next((n.vnic_id for n in config.nodes if n.vnic_id), None)
+        or next((v for v in per_vip.values() if v), None)
+    )
     if vnic_id is None:
         return CloudFacts(("no VNIC known to read", "no VNIC known"))
     try:
@@ -107,20 +115,52 @@ def read_cloud(
     except PcsOciError as e:
         return CloudFacts(access_error=e)
     subnet_id = vnic["subnet_id"]
-    facts = CloudFacts(subnet_id=subnet_id)
+    owners = vnic_owners(config, metadata, node)
+    facts = CloudFacts(subnet_id=subnet_id, owners=owners)
+    subnets = {vnic_id: subnet_id}
     try:
         with api.budget():
-            vips = [(v.ip, where_is_vip(api, v.address, subnet_id)) for v in config.vips]
+            vips = []
+            for v in config.vips:
+                # Each VIP in its own subnet: VIPs on secondary VNICs are in another.
+                own = per_vip[v.name] or vnic_id
+                if own not in subnets:
+                    subnets[own] = api.get_vnic(own)["subnet_id"]
+                vips.append((v.ip, where_is_vip(api, v.address, subnets[own])))
     except PcsOciError as e:
         facts = facts._replace(vips_error=e)
     else:
         facts = facts._replace(vips=vips, others=_read_other_vnics(api, config, node))
-        facts = facts._replace(public_ips=read_public_ips(api, config, vips))
+        facts = facts._replace(public_ips=read_public_ips(api, config, vips, owners))
     try:
-        facts = facts._replace(network=_read_network(api, config, local_vnic))
+        # Without a shared local VNIC, the network of the one read first.
+        facts = facts._replace(network=_read_network(api, config, local_vnic or vnic_id))
     except PcsOciError as e:
         facts = facts._replace(network_error=error_text(e, 1))
     return facts
+
+
+def vnic_owners(config: Config, metadata: Metadata, node: Optional[str]) -> Dict[str, str]:
+    """VNIC OCID -> hostname: the config's VNICs (the nodes' and each VIP's
+    vnic_ids) and this node's own from IMDS, so that a VIP on a VNIC the
+    config leaves out (found by the agent in the metadata) still has a node."""
+    owners = {n.vnic_id: n.hostname for n in config.nodes if n.vnic_id}
+    for vip in config.vips:
+        owners.update((vnic_id, hostname) for hostname, vnic_id in config.vnic_ids(vip).items())
+    if node and metadata.facts is not None:
+        for vnic in metadata.facts.vnics:
+            owners.setdefault(vnic.vnic_id, node)
+    return owners
+
+
+def _vip_vnic(config: Config, vip: Vip, metadata: Metadata) -> Optional[str]:
+    """A VNIC in the VIP's subnet: this node's there (IMDS), else the config's for the VIP."""
+    if metadata.facts is not None:
+        try:
+            return vnic_for_ip(metadata.facts, vip.address).vnic_id
+        except PcsOciError:
+            pass  # vip_subnet's check says why
+    return next(iter(config.vnic_ids(vip).values()), None)
 
 
 def _read_other_vnics(api: Any, config: Config, node: Optional[str]) -> List[OtherVnic]:
@@ -253,7 +293,7 @@ def check_vip_private_ip(config: Optional[Config], cloud: CloudFacts) -> Rows:
     why = why_not_looked_up(cloud)
     if why:
         return [skip(VIP_PRIVATE_IP, why)]
-    owners = {n.vnic_id: n.hostname for n in config.nodes if n.vnic_id}
+    owners = cloud.owners
     details, problems, warnings = [], [], []
     for ip, info in cloud.vips:
         if info is None:

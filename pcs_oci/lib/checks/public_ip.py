@@ -41,10 +41,13 @@ class PublicIpFacts(NamedTuple):
 
 
 def read_public_ips(
-    api: Any, config: Config, vips: List[Tuple[str, Optional[PrivateIpInfo]]]
+    api: Any,
+    config: Config,
+    vips: List[Tuple[str, Optional[PrivateIpInfo]]],
+    owners: Dict[str, str],
 ) -> PublicIpFacts:
-    """The public IPs of the VIPs' private IPs and of the nodes' primary private IPs."""
-    owners = {n.vnic_id: n.hostname for n in config.nodes if n.vnic_id}
+    """The public IPs of the VIPs' private IPs and of the nodes' primary
+    private IPs; owners: VNIC OCID -> node, to say where each VIP is now."""
     # Fresh lists: the NamedTuple's defaults are shared.
     found = PublicIpFacts([], [], {ip: info.id for ip, info in vips if info is not None})
     try:

@@ -56,7 +56,7 @@ def desired_params(config: Config, vip: Vip) -> Dict[str, str]:
         params["cidr_netmask"] = str(vip.cidr_netmask)
     if vip.nic:
         params["nic"] = vip.nic
-    vnic_ids = ",".join("{}={}".format(n.hostname, n.vnic_id) for n in config.nodes if n.vnic_id)
+    vnic_ids = ",".join("{}={}".format(n, v) for n, v in config.vnic_ids(vip).items())
     if vnic_ids:
         params["vnic_ids"] = vnic_ids
     params.update(config.oci.to_params())

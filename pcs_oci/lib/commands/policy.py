@@ -24,6 +24,14 @@ https://docs.oracle.com/en-us/iaas/Content/Identity/Reference/corepolicyreferenc
   (GetSecurityList: SECURITY_LIST_READ, `inspect security-lists`); status and
   verify read the public IP of each VIP's private IP (GetPublicIpByPrivateIpId:
   PUBLIC_IP_READ, `read public-ips`).
+  Checked against OCI's "Permissions Required for Each API Operation" (Core
+  Services, updated 2024-11-06, corepolicyreference): GetPublicIpByPrivateIpId
+  needs PUBLIC_IP_READ for a reserved public IP and PRIVATE_IP_READ for an
+  ephemeral one; the verb table gives public-ips nothing at `inspect` and
+  PUBLIC_IP_READ at `read`. So `read public-ips` is the least that shows a
+  reserved public IP (the only kind a VIP's secondary private IP can have);
+  an ephemeral one on a node's primary IP needs only PRIVATE_IP_READ, which
+  `use private-ips` already gives.
 """
 
 import re

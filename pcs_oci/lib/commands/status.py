@@ -15,7 +15,7 @@ from pcs_oci.lib import pacemaker
 from pcs_oci.lib.config import Config, Vip
 from pcs_oci.lib.env import Env
 from pcs_oci.lib.errors import PcsOciError
-from pcs_oci.lib.imds import IPAddress
+from pcs_oci.lib.imds import IPAddress, VnicFacts, vnics_for_ip
 
 if TYPE_CHECKING:
     from pcs_oci.lib.oci.api import OciApi
@@ -108,13 +108,28 @@ def local_addresses(env: Env) -> List[IPAddress]:
     return found
 
 
-def _vnic_owner(config: Config, vnic_id: Optional[str], local: Dict[str, str]) -> Optional[str]:
+def _vnic_owner(
+    config: Config, vip: Vip, vnic_id: Optional[str], node: str, local: List[VnicFacts]
+) -> Optional[str]:
     if not vnic_id:
         return None
-    for node in config.nodes:
-        if node.vnic_id == vnic_id:
-            return node.hostname
-    return local.get(vnic_id)
+    for hostname, known in config.vnic_ids(vip).items():
+        if known == vnic_id:
+            return hostname
+    for entry in config.nodes:
+        if entry.vnic_id == vnic_id:
+            return entry.hostname
+    return node if any(v.vnic_id == vnic_id for v in local) else None
+
+
+def _vip_vnics(config: Config, vip: Vip, local: List[VnicFacts]) -> List[str]:
+    """VNICs in the VIP's subnet: the config's for this VIP, then this node's there.
+
+    With several subnets (a VIP on secondary VNICs) the nodes' primary VNICs
+    are in another subnet than the VIP's private IP."""
+    return list(config.vnic_ids(vip).values()) + [
+        v.vnic_id for v in vnics_for_ip(local, vip.address)
+    ]
 
 
 class OciView(NamedTuple):
@@ -125,12 +140,12 @@ class OciView(NamedTuple):
 
 
 def _oci_view(
-    env: Env, config: Config, vip: Vip, api: "OciApi", local_vnics: Dict[str, str]
+    env: Env, config: Config, vip: Vip, api: "OciApi", local_vnics: List[VnicFacts]
 ) -> OciView:
     """The VNIC OCI assigns the VIP to and the public IP bound to it, or why OCI could not say."""
     from pcs_oci.lib.vip import where_is_vip
 
-    vnic_ids = [n.vnic_id for n in config.nodes if n.vnic_id] + list(local_vnics)
+    vnic_ids = _vip_vnics(config, vip, local_vnics)
     if not vnic_ids:
         return OciView(
             error=reports.item(
@@ -163,10 +178,10 @@ def _oci_view(
     return OciView(info.vnic_id, public)
 
 
-def _local_vnics(env: Env, config: Config, node: str) -> Dict[str, str]:
+def _local_vnics(env: Env, config: Config) -> List[VnicFacts]:
     """This node's VNICs from IMDS when the config does not name them."""
     if all(n.vnic_id for n in config.nodes):
-        return {}
+        return []
     try:
         from pcs_oci.lib.imds import read_node_facts
 
@@ -182,8 +197,8 @@ def _local_vnics(env: Env, config: Config, node: str) -> Dict[str, str]:
                 "only the config",
             )
         )
-        return {}
-    return {v.vnic_id: node for v in facts.vnics}
+        return []
+    return list(facts.vnics)
 
 
 def _problems(
@@ -243,7 +258,7 @@ def status(env: Env, with_oci: bool = True) -> StatusDto:
     cluster = pacemaker.cluster_status(env.runner)
     node = pacemaker.local_node_name(env.runner)
     addresses = local_addresses(env)
-    local_vnics = _local_vnics(env, config, node) if with_oci else {}
+    local_vnics = _local_vnics(env, config) if with_oci else []
     api = env.oci_api(config.oci) if with_oci else None
     result = []
     for vip in config.vips:
@@ -259,7 +274,7 @@ def status(env: Env, with_oci: bool = True) -> StatusDto:
         if api is not None:
             view = _oci_view(env, config, vip, api, local_vnics)
         vnic_id, oci_error, public = view.vnic_id, view.error, view.public_ip or {}
-        owner = _vnic_owner(config, vnic_id, local_vnics)
+        owner = _vnic_owner(config, vip, vnic_id, node, local_vnics)
         oci_checked = api is not None and oci_error is None
         problems = _problems(vip, node, running, has, oci_checked, vnic_id, owner)
         result.append(

@@ -27,6 +27,23 @@ VALID: Dict[str, Any] = {
 }
 
 
+VNIC_B = "ocid1.vnic.oc1.iad.abyhqljsecond"
+
+
+def test_vip_vnic_ids_override_the_nodes_vnic_id() -> None:
+    """A VIP in a secondary VNIC's subnet: its own VNICs, the nodes' for the rest."""
+    second = {"name": "vip2", "ip": "10.0.1.5", "vnic_ids": {"NODE2": VNIC_B}}
+    loaded = config.from_document(doc(vips=VALID["vips"] + [second]))
+    assert problems(doc(vips=VALID["vips"] + [second])) == []
+    first, other = loaded.vips
+    assert loaded.vnic_ids(first) == {
+        "node1": "ocid1.vnic.oc1.iad.abyhqljraaaa",
+        "node2": "ocid1.vnic.oc1.iad.abyhqljsbbbb",
+    }
+    assert loaded.vnic_ids(other) == {"node1": "ocid1.vnic.oc1.iad.abyhqljraaaa", "node2": VNIC_B}
+    assert loaded.to_dict()["vips"][1]["vnic_ids"] == {"NODE2": VNIC_B}
+
+
 def doc(**changes: Any) -> Dict[str, Any]:
     result = copy.deepcopy(VALID)
     result.update(changes)
@@ -175,6 +192,14 @@ def test_valid_document_has_no_problems() -> None:
                 ]
             ),
             (reports.CONFIG_INVALID_VALUE, "vips[1].group"),
+        ),
+        (
+            doc(vips=[{"name": "v", "ip": "10.0.1.5", "vnic_ids": {"node3": VNIC_B}}]),
+            (reports.CONFIG_INVALID_VALUE, "vips[0].vnic_ids"),
+        ),
+        (
+            doc(vips=[{"name": "v", "ip": "10.0.1.5", "vnic_ids": {"node1": "vnic-1"}}]),
+            (reports.CONFIG_SCHEMA, "vips[0].vnic_ids.node1"),
         ),
     ],
 )

@@ -112,6 +112,14 @@ def test_dry_run_prints_exactly_what_the_real_run_does(env_for: Any) -> None:
     )
 
 
+def test_a_vips_own_vnic_ids_become_its_parameter(env_for: Any) -> None:
+    other = "ocid1.vnic.oc1.iad.cccc"
+    vip = dict(CONFIG["vips"][0], vnic_ids={"node1": other})
+    env = env_for(preflight(), vips=[vip])
+    (step,) = configure.configure(env, dry_run=True).steps
+    assert "vnic_ids=node1={},node2={}".format(other, VNIC2) in step.argv
+
+
 def test_configure_again_changes_nothing(env_for: Any) -> None:
     env = env_for(preflight(primitives=CURRENT))
     result = configure.configure(env)
