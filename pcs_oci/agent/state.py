@@ -3,6 +3,12 @@
 One JSON file per resource in a root-only directory on tmpfs (/run), so a
 reboot forgets it, as it forgets the address. Written atomically, mode 0600.
 It holds OCIDs and timestamps only, never credentials.
+
+Beside it, <resource>.fresh says when OCI was last checked, in seconds since
+boot (CLOCK_BOOTTIME, what /proc/uptime shows), and for which address: the
+entry point agents/IPaddr2 reads it with the shell alone and runs heartbeat
+IPaddr2's monitor without starting Python while a monitor_api answer is
+fresh. A check "in the future" (checked_at after now) writes no .fresh.
 """
 
 import json
@@ -20,11 +26,15 @@ def state_dir(environ: Mapping[str, str]) -> str:
     return environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR
 
 
-def _path(environ: Mapping[str, str]) -> str:
+def _path(environ: Mapping[str, str], suffix: str = ".json") -> str:
     name = environ.get("OCF_RESOURCE_INSTANCE") or "default"
     # Clone instances are "vip:0"; keep the file name tame whatever the CIB says.
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:200]
-    return os.path.join(state_dir(environ), safe + ".json")
+    return os.path.join(state_dir(environ), safe + suffix)
+
+
+def fresh_path(environ: Mapping[str, str]) -> str:
+    return _path(environ, ".fresh")
 
 
 def load(environ: Mapping[str, str]) -> Optional[Dict[str, Any]]:
@@ -36,15 +46,12 @@ def load(environ: Mapping[str, str]) -> Optional[Dict[str, Any]]:
     return data if isinstance(data, dict) else None
 
 
-def save(environ: Mapping[str, str], data: Dict[str, Any]) -> None:
-    directory = state_dir(environ)
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    os.chmod(directory, 0o700)
+def _write(directory: str, target: str, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".state.", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(dict(data, written_at=time.time()), f)
-        os.replace(tmp, _path(environ))
+            f.write(text)
+        os.replace(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -53,8 +60,30 @@ def save(environ: Mapping[str, str], data: Dict[str, Any]) -> None:
         raise
 
 
-def remove(environ: Mapping[str, str]) -> None:
+def _unlink(path: str) -> None:
     try:
-        os.unlink(_path(environ))
+        os.unlink(path)
     except OSError:
         pass
+
+
+def save(environ: Mapping[str, str], data: Dict[str, Any]) -> None:
+    directory = state_dir(environ)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    os.chmod(directory, 0o700)
+    now = time.time()
+    # The shell's view first: it must never outlive what the JSON says.
+    checked, ip = data.get("checked_at"), data.get("ip")
+    age = now - checked if isinstance(checked, (int, float)) else -1.0
+    booted = time.clock_gettime(time.CLOCK_BOOTTIME)
+    # Only a check since this boot (checked_at 0 means "check now").
+    if isinstance(ip, str) and ip and 0 <= age < booted:
+        _write(directory, fresh_path(environ), "{} {}\n".format(int(booted - age), ip))
+    else:
+        _unlink(fresh_path(environ))
+    _write(directory, _path(environ), json.dumps(dict(data, written_at=now)))
+
+
+def remove(environ: Mapping[str, str]) -> None:
+    _unlink(fresh_path(environ))
+    _unlink(_path(environ))

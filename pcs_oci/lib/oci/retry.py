@@ -7,7 +7,8 @@ Retry-After header asks (up to the longest backoff).
 """
 
 import time
-from typing import Any, Optional
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Optional
 
 from pcs_oci.lib.oci.settings import OciSettings, max_backoff_seconds
 
@@ -62,3 +63,25 @@ def retry_after_seconds(headers: Any) -> Optional[float]:
     except (ValueError, AttributeError, TypeError):
         return None
     return value if 0 <= value < 86400 else None
+
+
+class Budgeted:
+    """One retry deadline shared by every call inside budget(): what
+    settings.worst_case_seconds() is derived from. For an API class with
+    `settings` and `clock`."""
+
+    settings: OciSettings
+    clock: Callable[[], float]
+    _deadline: Optional[float] = None
+
+    @contextmanager
+    def budget(self, seconds: Optional[float] = None) -> Iterator[None]:
+        """All calls inside share one retry deadline (max_total_seconds by default)."""
+        total = self.settings.max_total_seconds if seconds is None else seconds
+        limit = self.clock() + total
+        outer = self._deadline
+        self._deadline = limit if outer is None else min(outer, limit)
+        try:
+            yield
+        finally:
+            self._deadline = outer
