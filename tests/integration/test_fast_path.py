@@ -329,7 +329,7 @@ def _revoked(box: Sandbox) -> None:
 def _deleted_key(box: Sandbox) -> None:
     path = the_session(box)
     data = json.loads(path.read_text())
-    data["private_key_pem"] = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+    data["private_key"] = dict(data["private_key"], p="3")  # not this key's factor
     path.write_text(json.dumps(data))
 
 

@@ -114,7 +114,7 @@ class OciApi(Budgeted):
         cached = session_cache.load(ident)
         if cached is not None:
             try:
-                key = signing.load_private_key(cached.private_key_pem)
+                key = signing.key_from_numbers(cached.private_key)
             except (ValueError, TypeError):
                 session_cache.discard(ident)
             else:

@@ -278,7 +278,7 @@ def session_of(signer: Any) -> Optional[Any]:
     if expires is None or not isinstance(region, str):
         return None
     try:
-        pem = signing.private_key_pem(key)
+        numbers = signing.numbers_of_key(key)
     except (AttributeError, TypeError, ValueError):
         return None
-    return session_cache.Session(token, pem, region, time.time(), expires)
+    return session_cache.Session(token, numbers, region, time.time(), expires)

@@ -50,7 +50,7 @@ def vip_api(
     from pcs_oci.lib.oci.direct import DirectApi
 
     try:
-        key = signing.load_private_key(session.private_key_pem)
+        key = signing.key_from_numbers(session.private_key)
         direct = DirectApi(settings, endpoint, "ST$" + session.token, key)
     except (ValueError, TypeError):
         # A key that does not load: the file was damaged; make a new session.

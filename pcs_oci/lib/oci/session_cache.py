@@ -28,7 +28,6 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 import time
 from typing import Any, Dict, Mapping, NamedTuple, Optional
 
@@ -49,8 +48,9 @@ class Session(NamedTuple):
     """What signs requests as the instance: never logged, never shown."""
 
     token: str
-    # PEM (PKCS#8, unencrypted) of the session key the token was issued for.
-    private_key_pem: str
+    # The numbers of the RSA session key the token was issued for (hex strings,
+    # signing.KEY_FIELDS).
+    private_key: Dict[str, str]
     # The region the signer found (IMDS), for the SDK's endpoint.
     region: str
     # Epoch seconds: when the token was issued to us, and when it expires.
@@ -136,17 +136,17 @@ def _read(file_path: str) -> Optional[Dict[str, Any]]:
 def _session(data: Dict[str, Any], ident: str) -> Optional[Session]:
     if data.get("version") != _VERSION or data.get("identity") != ident:
         return None
-    token, pem = data.get("token"), data.get("private_key_pem")
+    token, key = data.get("token"), data.get("private_key")
     region, created = data.get("region"), data.get("created_at")
-    if not isinstance(token, str) or not isinstance(pem, str) or not isinstance(region, str):
+    if not isinstance(token, str) or not isinstance(key, dict) or not isinstance(region, str):
         return None
-    if "PRIVATE KEY-----" not in pem or not isinstance(created, (int, float)):
+    if not all(isinstance(v, str) for v in key.values()) or not isinstance(created, (int, float)):
         return None
     # The expiry is the token's own, not one written next to it.
     expires = token_expiry(token)
     if expires is None:
         return None
-    return Session(token, pem, region, float(created), expires)
+    return Session(token, key, region, float(created), expires)
 
 
 def load(
@@ -180,6 +180,8 @@ def save(ident: str, session: Session, environ: Optional[Mapping[str, str]] = No
         os.makedirs(folder, mode=0o700, exist_ok=True)
         if not _trusted(os.lstat(folder), is_dir=True):
             return False
+        import tempfile  # only to write (8 ms that a start with a cached session saves)
+
         fd, tmp = tempfile.mkstemp(prefix=".session.", dir=folder)
     except OSError:
         return False
@@ -190,7 +192,7 @@ def save(ident: str, session: Session, environ: Optional[Mapping[str, str]] = No
                     "version": _VERSION,
                     "identity": ident,
                     "token": session.token,
-                    "private_key_pem": session.private_key_pem,
+                    "private_key": session.private_key,
                     "region": session.region,
                     "created_at": session.created_at,
                 },

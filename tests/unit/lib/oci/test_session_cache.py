@@ -14,7 +14,7 @@ from pcs_oci.lib.oci import session_cache
 from pcs_oci.lib.oci.session_cache import Session
 
 IDENT = "http://127.0.0.1:9/opc/v2|http://127.0.0.1:9/v1/x509"
-PEM = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
+KEY = {name: "ab" for name in ("n", "e", "d", "p", "q", "dmp1", "dmq1", "iqmp")}
 
 
 def token(exp: float) -> str:
@@ -27,7 +27,7 @@ def token(exp: float) -> str:
 
 def session(lifetime: float = 1200, created: float = 0) -> Session:
     now = time.time()
-    return Session(token(now + lifetime), PEM, "us-ashburn-1", created or now, now + lifetime)
+    return Session(token(now + lifetime), KEY, "us-ashburn-1", created or now, now + lifetime)
 
 
 @pytest.fixture
@@ -48,14 +48,14 @@ def test_saved_session_is_loaded_from_a_0600_file_in_a_0700_directory(env: dict)
     loaded = session_cache.load(IDENT, env)
     assert loaded is not None and loaded.token == saved.token
     assert loaded.expires_at == pytest.approx(saved.expires_at, abs=1)
-    assert loaded.region == "us-ashburn-1" and loaded.private_key_pem == PEM
+    assert loaded.region == "us-ashburn-1" and loaded.private_key == KEY
     # No temporary file left behind.
     assert os.listdir(str(path.parent)) == [path.name]
 
 
 def test_session_never_shows_its_secret() -> None:
     s = session()
-    assert s.token not in repr(s) and "PRIVATE" not in str(s)
+    assert s.token not in repr(s) and "'ab'" not in str(s) and "dmp1" not in str(s)
 
 
 def test_other_identity_is_another_file(env: dict) -> None:

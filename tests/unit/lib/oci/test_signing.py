@@ -97,8 +97,10 @@ def test_http_date_is_english_whatever_the_locale() -> None:
         locale.setlocale(locale.LC_TIME, saved)
 
 
-def test_key_round_trip_through_pem() -> None:
-    pem = signing.private_key_pem(KEY)
-    assert pem.startswith("-----BEGIN PRIVATE KEY-----")
-    loaded = signing.load_private_key(pem)
-    assert loaded.private_numbers() == KEY.private_numbers()
+def test_key_round_trip_through_its_numbers() -> None:
+    numbers = signing.numbers_of_key(KEY)
+    assert set(numbers) == set(signing.KEY_FIELDS)
+    assert signing.key_from_numbers(numbers).private_numbers() == KEY.private_numbers()
+    for broken in ({}, dict(numbers, p="2"), dict(numbers, n="zz")):
+        with pytest.raises(ValueError):
+            signing.key_from_numbers(broken)
