@@ -384,3 +384,12 @@ def test_stale_or_corrupt_cache_ends_in_a_correct_move(
         assert "ListPrivateIps" in ops
         state = json.loads(box.state_path().read_text())
         assert state["subnet_id"] == fake_oci.private_ip_by_address(SANDBOX_VIP)["subnetId"]
+
+
+def test_the_sdk_says_which_endpoint_it_resolved(fake_oci: Any, node1: OciSettings) -> None:
+    """What the node cache keeps as the endpoint hint when the settings give none
+    (the SDK resolves iaas.<region>...): the origin of the SDK's own request."""
+    api = OciApi(node1)
+    assert api.resolved_endpoint is None
+    api.get_vnic(vnic_of(fake_oci, "node1"))
+    assert api.resolved_endpoint == fake_oci.core_endpoint
