@@ -31,6 +31,7 @@ from pcs_oci.lib.errors import CloudError, ConfigError
 from pcs_oci.lib.imds import IPAddress, parse_ip
 from pcs_oci.lib.oci.api import IpFamily, Tagged, ip_family, new_retry_token
 from pcs_oci.lib.oci.errors import http_detail
+from pcs_oci.lib.oci.retry import BUSY_CODES
 from pcs_oci.lib.oci.settings import DEFAULT_MAX_TOTAL_SECONDS
 
 # Times we re-read and retry after someone else changed the private IP between
@@ -344,10 +345,6 @@ def _read_known(family: _Family, address: IPAddress, known: KnownVip) -> Optiona
     return current
 
 
-# 409 codes of a VNIC busy with another change, not of an address that exists.
-_BUSY_CODES = ("IncorrectState", "LockConflict")
-
-
 def _exists_already(e: CloudError) -> bool:
     """The create lost: someone created the address between our list and our
     create. What OCI answers then is neither documented nor recorded; we take
@@ -355,7 +352,7 @@ def _exists_already(e: CloudError) -> bool:
     retried already) and 400 InvalidParameter whose message says "already"
     as that answer, and read the address again."""
     if e.status == 409:
-        return e.oci_code not in _BUSY_CODES
+        return e.oci_code not in BUSY_CODES
     message = " ".join(r.message for r in e.reports).lower()
     return e.status == 400 and e.oci_code == "InvalidParameter" and "already" in message
 

@@ -20,10 +20,10 @@ from pcs_oci.common import agent_params as params
 from pcs_oci.common import reports
 from pcs_oci.lib.errors import CloudError, ConfigError
 from pcs_oci.lib.oci import auth, errors, sdk, session_cache, signing
-from pcs_oci.lib.oci.retry import Budgeted, retry_strategy
-from pcs_oci.lib.oci.settings import OciSettings, backoff_seconds, check_settings, timeouts
+from pcs_oci.lib.oci.retry import Budgeted, TryAgain, attempts, retry_strategy, timeout_error
+from pcs_oci.lib.oci.settings import OciSettings, check_settings, timeouts
 
-# Pagination guard: a list of private IPs for one address is one page.
+# Pagination guard: no list of ours has 1000 pages.
 _MAX_PAGES = 1000
 
 
@@ -182,19 +182,12 @@ class OciApi(Budgeted):
         """
         oci = sdk.load()
         s = self.settings
-        deadline = self._deadline
-        if deadline is None:
-            deadline = self.clock() + s.max_total_seconds
-        attempt = 0
-        while True:
-            attempt += 1
-            total = min(s.max_total_seconds, deadline - self.clock())
-            if total <= 0:
-                raise self._timeout_error(operation)
+
+        def attempt(seconds_left: float) -> Any:
             try:
                 client = self._client(kind)
                 response = getattr(client, method)(
-                    *args, retry_strategy=retry_strategy(oci, s, total), **kwargs
+                    *args, retry_strategy=retry_strategy(oci, s, seconds_left), **kwargs
                 )
             except UnreadableAnswer as e:
                 if not expect:
@@ -211,8 +204,8 @@ class OciApi(Budgeted):
                 if mapped.status == 401 and self._forget_session():
                     # The cached token was revoked or the auth service was
                     # reset: one new session, then the same call again.
-                    attempt -= 1
-                    continue
+                    raise TryAgain(mapped, at_once=True) from None
+                # The SDK's strategy has retried what is worth it already.
                 raise mapped from None
             else:
                 problem = _answer_problem(response.data, expect)
@@ -221,24 +214,17 @@ class OciApi(Budgeted):
                     return response
                 bad = errors.bad_answer(operation, getattr(response, "request_id", None), problem)
             self._last_error = bad
-            wait = backoff_seconds(s, attempt)
-            if attempt >= s.max_attempts or self.clock() + wait >= deadline:
-                raise bad
-            time.sleep(wait)
+            raise TryAgain(bad)
 
-    def _timeout_error(self, operation: str) -> CloudError:
-        last = self._last_error
-        message = "OCI API calls did not finish within {:g} s; gave up before {}".format(
-            self.settings.max_total_seconds, operation
-        )
-        if last is not None:
-            message += "; last error: " + last.reports[0].message
-        return CloudError(
-            reports.item(reports.OCI_TIMEOUT, message, "retry later; the API is slow or throttled"),
-            transient=True,
-            status=last.status if last else 0,
-            oci_code=last.oci_code if last else "",
-            request_id=last.request_id if last else "",
+        deadline = self._deadline
+        if deadline is None:
+            deadline = self.clock() + s.max_total_seconds
+        return attempts(
+            s,
+            self.clock,
+            deadline,
+            attempt,
+            lambda: timeout_error(s, operation, self._last_error),
         )
 
     def _get(self, operation: str, kind: str, method: str, *args: Any) -> Dict[str, Any]:
@@ -248,17 +234,13 @@ class OciApi(Budgeted):
     def _list(
         self, operation: str, kind: str, method: str, *args: Any, **kwargs: Any
     ) -> List[Dict[str, Any]]:
-        items: List[Dict[str, Any]] = []
-        page: Optional[str] = None
-        for _ in range(_MAX_PAGES):
-            if page:
-                kwargs["page"] = page
-            response = self._call(operation, kind, method, *args, expect="list", **kwargs)
-            items.extend(sdk.to_dict(item) for item in response.data)
-            page = response.next_page
-            if not page:
-                break
-        return items
+        def page(token: Optional[str]) -> Tuple[List[Dict[str, Any]], Optional[str]]:
+            extra = {"page": token} if token else {}
+            response = self._call(operation, kind, method, *args, expect="list", **kwargs, **extra)
+            return [sdk.to_dict(item) for item in response.data], response.next_page
+
+        # One page when it can hold the only match (at_most_one says why).
+        return all_pages(page, not at_most_one(kwargs.get("ip_address"), kwargs.get("subnet_id")))
 
     # -- VNICs and subnets
 
@@ -398,6 +380,31 @@ def _origin(response: Any) -> Optional[str]:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return None
     return "{}://{}".format(parts.scheme, parts.netloc)
+
+
+def all_pages(
+    page: Callable[[Optional[str]], Tuple[List[Dict[str, Any]], Optional[str]]],
+    follow: bool = True,
+) -> List[Dict[str, Any]]:
+    """The items of a list operation: page(token) gives a page's items and the
+    opc-next-page token; followed (unless follow is False) while there is one."""
+    items: List[Dict[str, Any]] = []
+    token: Optional[str] = None
+    for _ in range(_MAX_PAGES):
+        found, token = page(token)
+        items.extend(found)
+        if not follow or not token:
+            break
+    return items
+
+
+def at_most_one(ip_address: Optional[str], subnet_id: Optional[str]) -> bool:
+    """A ListPrivateIps/ListIpv6s by address and subnet, which can match at
+    most one object: an address is unique within its subnet. OCI names a next
+    page after every non-empty page all the same, and that page is always
+    empty (docs/oci-behaviour.md, ListPrivateIps): following it would add a
+    round trip to every VIP lookup, a failover's included, for nothing."""
+    return bool(ip_address) and bool(subnet_id)
 
 
 def new_retry_token() -> str:

@@ -4,11 +4,14 @@ A start on a node with a valid cached instance-principal session
 (session_cache) needs two or three requests: GetPrivateIp, UpdatePrivateIp
 and the reads that confirm the move. Importing the SDK for them costs more
 than the requests (about 0.4 s and 70 MB). This client makes the same
-requests with http.client and signing.py, with OciApi's error mapping
-(errors.py), answer checks, retry rules (settings.backoff_seconds; 429,
-5xx but 501, 409 IncorrectState/LockConflict, connection errors and
-unreadable answers are tried again) and time bounds (retry.Budgeted).
-It has exactly the calls of vip.VipApi; lean.py decides when it is used.
+requests with http.client and signing.py, and shares everything else with
+OciApi: the error mapping (errors.py), what is tried again and the loop
+that does it (retry.retried, retry.attempts: 429, 5xx but 501, a busy VNIC,
+connection errors and unreadable answers), the time bounds
+(retry.Budgeted) and the paging (api.all_pages, api.at_most_one).
+It has exactly the calls of vip.VipApi, and no protocol of its own: moves
+are vip.assign_vip's (which reads them back until they land); lean.py
+decides when it is used.
 """
 
 import http.client
@@ -22,15 +25,20 @@ from pcs_oci import __version__
 from pcs_oci.common import reports
 from pcs_oci.lib.errors import CloudError
 from pcs_oci.lib.oci import errors, signing
-from pcs_oci.lib.oci.api import IpFamily, Tagged
-from pcs_oci.lib.oci.retry import Budgeted, retry_after_seconds
-from pcs_oci.lib.oci.settings import OciSettings, backoff_seconds, max_backoff_seconds, timeouts
+from pcs_oci.lib.oci.api import IpFamily, Tagged, all_pages, at_most_one
+from pcs_oci.lib.oci.retry import (
+    Budgeted,
+    TryAgain,
+    attempts,
+    retried,
+    retry_after_seconds,
+    timeout_error,
+)
+from pcs_oci.lib.oci.settings import OciSettings, timeouts
 
 BASE_PATH = "/20160918"
 # The SDK's paths: /privateIps and (singular) /ipv6.
 _COLLECTIONS = {"PrivateIp": "privateIps", "Ipv6": "ipv6"}
-_RETRY_409 = ("IncorrectState", "LockConflict")
-_PAGE_GUARD = 1000
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
@@ -138,70 +146,40 @@ class DirectApi(Budgeted):
         if query:
             target += "?" + urllib.parse.urlencode(query)
         payload = json.dumps(body).encode("utf-8") if body is not None else None
-        deadline = self._deadline
-        if deadline is None:
-            deadline = self.clock() + s.max_total_seconds
-        attempt = 0
-        while True:
-            attempt += 1
-            if deadline - self.clock() <= 0:
-                raise self._timeout_error(operation)
-            wait: Optional[float] = None
+
+        def attempt(_: float) -> Tuple[Any, Dict[str, str]]:
             try:
                 status, answer_headers, raw = self._send(method, target, payload, headers or {})
             except (OSError, http.client.HTTPException) as e:
                 self.close()
-                error = self._unreachable(operation, e)
+                self._last_error = errors.unreachable(e, operation, self.endpoint)
+                raise TryAgain(self._last_error) from None
+            request_id = answer_headers.get("opc-request-id", "")
+            retry_after: Optional[float] = None
+            if 200 <= status < 300:
+                data, problem = _read_answer(raw, expect)
+                if not problem:
+                    return data, answer_headers
+                error = errors.bad_answer(operation, request_id, problem)
             else:
-                request_id = answer_headers.get("opc-request-id", "")
-                if 200 <= status < 300:
-                    data, problem = _read_answer(raw, expect)
-                    if not problem:
-                        return data, answer_headers
-                    error = errors.bad_answer(operation, request_id, problem)
-                else:
-                    error = errors.map_service_error(
-                        _service_answer(status, answer_headers, raw),
-                        operation,
-                        s.auth,
-                        self.compartment,
-                    )
-                    if not _retryable(status, error.oci_code):
-                        self._last_error = error
-                        raise error
-                    wait = retry_after_seconds(answer_headers)
+                error = errors.map_service_error(
+                    _service_answer(status, answer_headers, raw),
+                    operation,
+                    s.auth,
+                    self.compartment,
+                )
+                self._last_error = error
+                if not retried(status, error.oci_code):
+                    raise error
+                retry_after = retry_after_seconds(answer_headers)
             self._last_error = error
-            pause = (
-                backoff_seconds(s, attempt) if wait is None else min(wait, max_backoff_seconds(s))
-            )
-            if attempt >= s.max_attempts or self.clock() + pause >= deadline:
-                raise error
-            time.sleep(pause)
+            raise TryAgain(error, retry_after)
 
-    def _unreachable(self, operation: str, e: BaseException) -> CloudError:
-        reason = errors.transport_reason(e)
-        return CloudError(
-            reports.item(
-                reports.OCI_UNREACHABLE,
-                "OCI API unreachable at {} ({}): {}".format(self.endpoint, operation, reason),
-                "check the network path to the endpoint (route, DNS, proxy, NAT/service gateway)",
-            ),
-            transient=True,
-        )
-
-    def _timeout_error(self, operation: str) -> CloudError:
-        last = self._last_error
-        message = "OCI API calls did not finish within {:g} s; gave up before {}".format(
-            self.settings.max_total_seconds, operation
-        )
-        if last is not None:
-            message += "; last error: " + last.reports[0].message
-        return CloudError(
-            reports.item(reports.OCI_TIMEOUT, message, "retry later; the API is slow or throttled"),
-            transient=True,
-            status=last.status if last else 0,
-            oci_code=last.oci_code if last else "",
-            request_id=last.request_id if last else "",
+        deadline = self._deadline
+        if deadline is None:
+            deadline = self.clock() + s.max_total_seconds
+        return attempts(
+            s, self.clock, deadline, attempt, lambda: timeout_error(s, operation, self._last_error)
         )
 
     # -- the calls of vip.VipApi
@@ -225,21 +203,19 @@ class DirectApi(Budgeted):
             for k, v in (("ipAddress", ip_address), ("subnetId", subnet_id), ("vnicId", vnic_id))
             if v is not None
         }
-        items: List[Dict[str, Any]] = []
-        for _ in range(_PAGE_GUARD):
+
+        def page(token: Optional[str]) -> Tuple[List[Dict[str, Any]], Optional[str]]:
             data, headers = self._request(
                 family.operation("List"),
                 "GET",
                 "/" + _COLLECTIONS[family.noun],
-                query=query,
+                query=dict(query, page=token) if token else query,
                 expect="list",
             )
-            items.extend(snake_case(item) for item in data)
-            page = headers.get("opc-next-page")
-            if not page:
-                break
-            query = dict(query, page=page)
-        return items
+            return [snake_case(item) for item in data], headers.get("opc-next-page")
+
+        # One page when it can hold the only match (api.at_most_one says why).
+        return all_pages(page, follow=not at_most_one(ip_address, subnet_id))
 
     def get_ip(self, family: IpFamily, ip_id: str) -> Tagged:
         data, headers = self._request(
@@ -279,14 +255,6 @@ class DirectApi(Budgeted):
 
 def _quote(ocid: str) -> str:
     return urllib.parse.quote(ocid, safe="")
-
-
-def _retryable(status: int, code: str) -> bool:
-    """What the SDK's strategy (retry.py) tries again: 429, 5xx but 501,
-    and a VNIC busy with another change."""
-    if status == 429 or (status >= 500 and status != 501):
-        return True
-    return status == 409 and code in _RETRY_409
 
 
 def _service_answer(status: int, headers: Dict[str, str], raw: bytes) -> ServiceAnswer:
