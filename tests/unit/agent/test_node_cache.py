@@ -114,6 +114,25 @@ def test_private_ip_moved_by_someone_else_since_it_was_recorded(world: World) ->
     assert vnic3 in moved[0]
 
 
+def test_someone_elses_move_in_flight_on_the_fast_path_lands_first(world: World) -> None:
+    """The read by the known OCID shows the VIP on no VNIC (ASSIGNED: a move
+    in flight, issue 12): the start lets it land (on a third VNIC), then
+    moves it here with one write, from where it landed."""
+    vnic3 = world.api.add_vnic(world.subnet, "10.0.0.13")
+    pid = seen_before(world, world.vnic2)
+    world.api.move_behind_back(pid, None)
+    world.api.private_ips[pid]["ip_state"] = "ASSIGNED"
+    world.api.calls.clear()
+    world.api.before("get_private_ip", lambda: None)
+    world.api.before("get_private_ip", lambda: world.api.move_behind_back(pid, vnic3))
+    assert world.run("start") == ocf.OCF_SUCCESS
+    ops = world.api.ops()
+    assert ops[:2] == ["get_private_ip", "get_private_ip"] and "get_vnic" not in ops
+    (write,) = world.api.writes()
+    assert write.args["vnic_id"] == world.vnic1
+    assert where(world.api, pid)[0] == world.vnic1
+
+
 def test_lost_write_on_the_fast_path_keeps_the_race_rules(world: World) -> None:
     """Moved to a third VNIC between our read and our write (412): we look
     again and do not take it back from the winner."""
