@@ -182,6 +182,9 @@ class OciApi(Budgeted):
         """
         oci = sdk.load()
         s = self.settings
+        # The SDK's import and the authentication before the clock starts,
+        # as ever; after a 401 the attempt makes a new client (_forget_session).
+        self._client(kind)
 
         def attempt(seconds_left: float) -> Any:
             try:
