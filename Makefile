@@ -15,7 +15,7 @@ APT_PACKAGES := pacemaker corosync pcs resource-agents pacemaker-cli-utils fence
 	libxml2-utils rpm rpmlint cpio python3-packaging mandoc groff-base man-db iproute2 \
 	python3-venv time createrepo-c dnf dnf-plugins-core gnupg iputils-ping debootstrap shellcheck
 
-.PHONY: check check-el10 deps venv agent-venv bench-venv bench-agent lint typecheck vermin test test-unit demo clean install-agent install-fence-agent rpm rpmlint repo completion man soak soak-ci soak-docs \
+.PHONY: check check-el10 deps venv agent-venv bench-venv bench bench-completion bench-oci-layer bench-agent lint typecheck vermin test test-unit demo clean install-agent install-fence-agent rpm rpmlint repo completion man soak soak-ci soak-docs \
 	sdk-floor-venv el9-libs-venv test-sdk-floor test-el9-libs test-sdk-matrix
 
 check: deps venv lint typecheck vermin test
@@ -75,9 +75,25 @@ $(BENCH_VENV)/.installed:
 
 bench-venv: $(BENCH_VENV)/.installed
 
+# Benchmarks, for a quiet machine (each prints the load it ran under; docs/benchmarks.md):
+#   make bench [BENCH_ARGS="-n 5"] [WRITE_DOCS=1]
+# WRITE_DOCS=1 rewrites each bench's generated block of docs/benchmarks.md.
+BENCH_ARGS ?=
+BENCH_DOCS := $(if $(WRITE_DOCS),--write-docs,)
+
+bench: bench-completion bench-oci-layer bench-agent
+
+# One TAB press on pcs-oci against the interpreter floor.
+bench-completion: venv
+	$(VPY) bench/bench_completion.py $(BENCH_ARGS) $(BENCH_DOCS)
+
+# The agent's start against the fake OCI with latency, without root: calls, imports.
+bench-oci-layer: venv
+	$(VPY) bench/bench_oci_layer.py $(BENCH_ARGS) $(BENCH_DOCS)
+
 # The agent against heartbeat IPaddr2 and ocivip's oci CLI call, in a lab (root).
 bench-agent: deps venv agent-venv bench-venv
-	$(VPY) bench/bench_agent.py
+	$(VPY) bench/bench_agent.py $(BENCH_ARGS) $(BENCH_DOCS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

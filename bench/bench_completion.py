@@ -1,6 +1,6 @@
 """What one TAB press on `pcs-oci` costs, against the interpreter floor.
 
-    .venv/bin/python bench/bench_completion.py [-n 21] [--python PYTHON]
+    .venv/bin/python bench/bench_completion.py [-n 21] [--python PYTHON] [--write-docs]
 
 Each row is a fresh process, timed from spawn to exit, run the way the bash
 completion file runs it (_ARGCOMPLETE=1, completions on fd 8):
@@ -13,7 +13,8 @@ completion file runs it (_ARGCOMPLETE=1, completions on fd 8):
 
 The launcher is scripts/pcs-oci (what the RPM installs as /usr/sbin/pcs-oci).
 Goal: a completion round trip <= 100 ms. Prints the median of N runs and its
-ratio to `python -c pass`.
+ratio to `python -c pass`, with the machine's load; --write-docs refreshes
+this bench's block of docs/benchmarks.md.
 """
 
 import argparse
@@ -27,6 +28,11 @@ import time
 from typing import Dict, List, Optional
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from bench import common  # noqa: E402
+
+BEGIN, END = common.markers("bench_completion.py")
 LAUNCHER = os.path.join(ROOT, "scripts", "pcs-oci")
 GOAL_MS = 100.0
 
@@ -77,7 +83,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=21, help="runs per row (default 21)")
     parser.add_argument("--python", default=sys.executable, help="interpreter (default: this one)")
+    parser.add_argument("--write-docs", action="store_true", help="refresh docs/benchmarks.md")
     args = parser.parse_args(argv)
+    load = common.load()
 
     with tempfile.TemporaryDirectory() as tmp:
         config = os.path.join(tmp, "pcs-oci.json")
@@ -114,18 +122,36 @@ def main(argv: Optional[List[str]] = None) -> int:
         text=True,
         check=True,
     ).stdout.strip()
-    print("python: {} ({}), {} runs per row".format(args.python, version, args.n))
-    print("{:<34} {:>9} {:>8} {:>8} {:>7}".format("", "median ms", "min", "max", "x pass"))
+    worst = max(median for label, median, _, _ in results if label.startswith("complete"))
+    lines = [
+        "Measured {}; Python {}; {} runs per row after one warm-up; load average (1 min) {} "
+        "at the start, {} at the end.".format(
+            time.strftime("%Y-%m-%d"), version, args.n, load, common.load()
+        ),
+        "",
+        "| what | median ms | min ms | max ms | x pass |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for label, median, low, high in results:
-        print(
-            "{:<34} {:>9.1f} {:>8.1f} {:>8.1f} {:>7.1f}".format(
+        lines.append(
+            "| {} | {:.1f} | {:.1f} | {:.1f} | {:.1f} |".format(
                 label, median, low, high, median / floor
             )
         )
-    worst = max(median for label, median, _, _ in results if label.startswith("complete"))
-    verdict = "meets" if worst <= GOAL_MS else "MISSES"
-    print("slowest completion {:.1f} ms: {} the {:.0f} ms goal".format(worst, verdict, GOAL_MS))
-    return 0 if worst <= GOAL_MS else 1
+    lines += [
+        "",
+        "| goal | measured | |",
+        "|---|---|---|",
+        "| a completion round trip <= {:.0f} ms | slowest {:.1f} ms | {} |".format(
+            GOAL_MS, worst, "met" if worst <= GOAL_MS else "**MISSED**"
+        ),
+    ]
+    report = "\n".join(lines) + "\n"
+    print(report)
+    if args.write_docs:
+        common.write_block(common.DOCS, BEGIN, END, report)
+        print("wrote docs/benchmarks.md", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":

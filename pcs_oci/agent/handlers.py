@@ -13,9 +13,9 @@ The contract (see ocf_oci_IPaddr2(7)):
 
 import os
 import time
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional
 
-from pcs_oci.agent import ipaddr2, ocf, state
+from pcs_oci.agent import ipaddr2, node_cache, ocf, state
 from pcs_oci.agent.params import AgentError, AgentParams, parse
 from pcs_oci.common import reports
 from pcs_oci.common.agent_params import AUTH_API_KEY, ipaddr2_reserve
@@ -39,6 +39,7 @@ class Context:
         imds_factory: Optional[Callable[[], Any]] = None,
         api_factory: Optional[Callable[[Any], Any]] = None,
         clock: Callable[[], float] = time.time,
+        warm_up: Optional[Callable[[Mapping[str, str]], None]] = None,
     ):
         self.action = action
         self.environ = environ
@@ -47,6 +48,8 @@ class Context:
         self._imds_factory = imds_factory
         self._api_factory = api_factory
         self.clock = clock
+        # Runs the warm-up after a probe (default: a detached process).
+        self.warm_up = warm_up
         self.started = time.monotonic()
 
     @property
@@ -79,14 +82,16 @@ class Context:
 
         return Imds()
 
-    def api(self, p: AgentParams, seconds: float) -> Any:
-        """An OciApi whose worst case fits in `seconds` (the SDK loads on its first call)."""
+    def api(self, p: AgentParams, seconds: float, endpoint_hint: Optional[str] = None) -> Any:
+        """The VIP's API whose worst case fits in `seconds`: without the SDK
+        while a cached session allows it (lean.vip_api), else an OciApi (the
+        SDK loads on its first call)."""
         settings = fit_budget(p.oci, seconds)
         if self._api_factory is not None:
             return self._api_factory(settings)
-        from pcs_oci.lib.oci.api import OciApi
+        from pcs_oci.lib.oci.lean import vip_api
 
-        return OciApi(settings)
+        return vip_api(settings, endpoint_hint)
 
 
 # ---------------------------------------------------------------- helpers
@@ -99,10 +104,15 @@ def _cloud_reason(what: str, error: PcsOciError) -> str:
     return "{} ({})".format("; ".join(r.message for r in error.reports), what)
 
 
-def _local_vnic(ctx: Context, p: AgentParams) -> str:
+def local_vnic(ctx: Context, p: AgentParams, saved: Optional[Dict[str, Any]] = None) -> str:
     node = ctx.node_name()
     if node in p.vnic_ids:
         return p.vnic_ids[node]
+    cached = node_cache.known_vnic(saved or {}, p.ip)
+    if cached:
+        # Found in the metadata service before; a VNIC detached since then
+        # fails the start, which forgets it (see start).
+        return cached
     from pcs_oci.lib.imds import read_node_facts, vnic_for_ip
 
     try:
@@ -147,16 +157,34 @@ def _api_failure(what: str, error: PcsOciError) -> AgentError:
 def start(ctx: Context) -> int:
     p = parse(ctx.values)
     _check_api_key_file(p)
-    vnic_id = _local_vnic(ctx, p)
+    saved: Dict[str, Any] = state.load(ctx.environ) or {}
+    vnic_id = local_vnic(ctx, p, saved)
     from pcs_oci.lib.vip import assign_vip
 
+    # The address goes up on the node while OCI moves the VIP; the start
+    # succeeds only when both are done and confirmed.
+    address = ipaddr2.Background(ctx.environ)
     try:
-        api = ctx.api(p, ctx.remaining() - ipaddr2_reserve(ctx.op_timeout()))
-        result = assign_vip(api, vnic_id, p.ip)
+        api = ctx.api(
+            p,
+            ctx.remaining() - ipaddr2_reserve(ctx.op_timeout()),
+            node_cache.endpoint_hint(saved, p.oci),
+        )
+        known = node_cache.known_vip(saved, p.ip, vnic_id)
+        learnt: Dict[str, str] = {}
+        result = assign_vip(api, vnic_id, p.ip, known=known, learnt=learnt)
     except PcsOciError as e:
         for report in e.reports:
             ctx.log.error("moving %s to VNIC %s failed: %s", p.ip, vnic_id, report.render())
+        # OCI does not route the VIP here: the node must not hold the address
+        # either; and what this node knew may be what failed (forget it).
+        address.wait()
+        ipaddr2.run("stop", ctx.environ)
+        state.remove(ctx.environ)
         raise _api_failure("moving {} to this node's VNIC".format(p.ip), e) from None
+    except BaseException:
+        address.wait()
+        raise
     if result.action == "moved":
         ctx.log.info(
             "moved %s in OCI from VNIC %s to this node's VNIC %s",
@@ -168,22 +196,22 @@ def start(ctx: Context) -> int:
         ctx.log.info("created %s as a secondary private IP on VNIC %s", p.ip, vnic_id)
     state.save(
         ctx.environ,
-        {
-            "ip": p.ip,
-            "vnic_id": vnic_id,
-            "private_ip_id": result.private_ip_id,
-            "checked_at": ctx.clock(),
-            "warned": False,
-        },
+        dict(
+            node_cache.learnt(
+                p.ip, vnic_id, learnt.get("subnet_id"), result.private_ip_id, api, p.oci
+            ),
+            checked_at=ctx.clock(),
+            warned=False,
+        ),
     )
-    rc = ipaddr2.run("start", ctx.environ)
-    if rc != ocf.OCF_SUCCESS:
-        return rc  # IPaddr2 has printed its own exit reason
-    rc = ipaddr2.run("monitor", ctx.environ)
-    if rc != ocf.OCF_SUCCESS:
+    address.wait()
+    if address.start_rc != ocf.OCF_SUCCESS:
+        # IPaddr2 has printed its own exit reason.
+        return ocf.OCF_ERR_GENERIC if address.start_rc is None else address.start_rc
+    if address.monitor_rc != ocf.OCF_SUCCESS:
         raise AgentError(
             ocf.OCF_ERR_GENERIC,
-            "IPaddr2 start succeeded but its monitor then returned {}".format(rc),
+            "IPaddr2 start succeeded but its monitor then returned {}".format(address.monitor_rc),
         )
     return ocf.OCF_SUCCESS
 
@@ -192,13 +220,22 @@ def stop(ctx: Context) -> int:
     # No parameter parsing and no cloud: a stop that fails gets the node fenced.
     rc = ipaddr2.run("stop", ctx.environ)
     if rc == ocf.OCF_SUCCESS:
-        state.remove(ctx.environ)
+        # What this node knows about the VIP stays for its next start; the
+        # monitor_api answer goes (a later start checks afresh).
+        kept = node_cache.kept(state.load(ctx.environ) or {})
+        if kept:
+            state.save(ctx.environ, kept)
+        else:
+            state.remove(ctx.environ)
     return rc
 
 
 def monitor(ctx: Context) -> int:
     rc = ipaddr2.run("monitor", ctx.environ)
-    if rc != ocf.OCF_SUCCESS or ocf.is_probe(ctx.action, ctx.environ):
+    if ocf.is_probe(ctx.action, ctx.environ):
+        _warm_up_later(ctx)
+        return rc
+    if rc != ocf.OCF_SUCCESS:
         return rc
     try:
         p = parse(ctx.values)
@@ -208,6 +245,33 @@ def monitor(ctx: Context) -> int:
     if not p.monitor_api:
         return rc
     return _monitor_api(ctx, p)
+
+
+def _warm_up_later(ctx: Context) -> None:
+    """After a probe on a node that does not know the VIP yet: learn it (and
+    make a session) in a process of its own, for this node's next start;
+    the probe does not wait for it (see warm.py)."""
+    saved = state.load(ctx.environ) or {}
+    if saved.get("ip") == ctx.values.get("ip") and saved.get("private_ip_id"):
+        return
+    if ctx.warm_up is not None:
+        ctx.warm_up(ctx.environ)
+        return
+    import subprocess
+    import sys
+
+    try:
+        subprocess.Popen(
+            [sys.executable, "-I", "-m", "pcs_oci.agent.warm"],
+            env=dict(ctx.environ),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
+        )
+    except OSError as e:
+        ctx.log.debug("no warm-up after the probe: %s", e)
 
 
 def _monitor_api(ctx: Context, p: AgentParams) -> int:
@@ -222,7 +286,7 @@ def _monitor_api(ctx: Context, p: AgentParams) -> int:
     if saved.get("ip") == p.ip and 0 <= age < p.monitor_api_interval:
         return ocf.OCF_SUCCESS
     try:
-        holder, vnic_id, private_ip_id = _where_in_oci(ctx, p, saved)
+        seen = _where_in_oci(ctx, p, saved)
     except (PcsOciError, AgentError) as e:
         reason = e.reason if isinstance(e, AgentError) else _cloud_reason("OCI check", e)
         if not saved.get("warned"):
@@ -237,42 +301,71 @@ def _monitor_api(ctx: Context, p: AgentParams) -> int:
         ctx.environ,
         dict(
             saved,
-            ip=p.ip,
-            vnic_id=vnic_id,
-            private_ip_id=private_ip_id,
+            **node_cache.learnt(
+                p.ip, seen.vnic_id, seen.subnet_id, seen.private_ip_id, seen.api, p.oci
+            ),
             checked_at=now,
             warned=False,
         ),
     )
-    if holder != vnic_id:
+    if seen.holder != seen.vnic_id:
         ctx.plumbing.exit_reason(
             "OCI assigns {} to VNIC {}, not to this node's VNIC {}: it was moved outside "
-            "the cluster".format(p.ip, holder or "(none)", vnic_id)
+            "the cluster".format(p.ip, seen.holder or "(none)", seen.vnic_id)
         )
         return ocf.OCF_NOT_RUNNING
     return ocf.OCF_SUCCESS
 
 
-def _where_in_oci(ctx: Context, p: AgentParams, saved: Dict[str, Any]) -> Any:
-    """(VNIC holding the VIP in OCI, this node's VNIC, private IP OCID)."""
-    vnic_id = saved.get("vnic_id") if saved.get("ip") == p.ip else None
-    private_ip_id = saved.get("private_ip_id") if vnic_id else None
-    if not vnic_id:
-        vnic_id = _local_vnic(ctx, p)
-    api = ctx.api(p, ctx.remaining() - 2)
+def _same_address(value: Any, ip: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(str(value)) == ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+
+
+class _Seen(NamedTuple):
+    """Where OCI has the VIP, as a monitor_api check (or warm-up) sees it."""
+
+    holder: Optional[str]
+    vnic_id: str
+    subnet_id: Optional[str]
+    private_ip_id: Optional[str]
+    # What answered (for the endpoint it resolved).
+    api: Any
+
+
+def _where_in_oci(ctx: Context, p: AgentParams, saved: Dict[str, Any]) -> _Seen:
+    """One GetPrivateIp when this node knows the VIP's OCID; else (or when
+    that is stale) GetVnic and ListPrivateIps."""
+    from pcs_oci.lib.oci.api import ip_family
+    from pcs_oci.lib.vip import where_is_vip
+
+    vnic_id = local_vnic(ctx, p, saved)
+    known = node_cache.known_vip(saved, p.ip, vnic_id)
+    # A state file of an older version has the OCID without the subnet.
+    private_ip_id = known.private_ip_id if known else node_cache.known_private_ip(saved, p.ip)
+    api = ctx.api(p, ctx.remaining() - 2, node_cache.endpoint_hint(saved, p.oci))
     with api.budget():
         if private_ip_id:
-            from pcs_oci.lib.oci.api import ip_family
-
-            tagged = api.get_ip(ip_family(p.ip), private_ip_id)
-            return tagged.data.get("vnic_id"), vnic_id, private_ip_id
-        from pcs_oci.lib.vip import where_is_vip
-
+            try:
+                data = api.get_ip(ip_family(p.ip), private_ip_id).data
+            except CloudError as e:
+                if e.status != 404:
+                    raise
+            else:
+                subnet_id = data.get("subnet_id")
+                if _same_address(data.get("ip_address"), p.ip) and (
+                    known is None or subnet_id == known.subnet_id
+                ):
+                    return _Seen(data.get("vnic_id"), vnic_id, subnet_id, private_ip_id, api)
         subnet_id = api.get_vnic(vnic_id)["subnet_id"]
         info = where_is_vip(api, p.ip, subnet_id)
         if info is None:
-            return None, vnic_id, None
-        return info.vnic_id, vnic_id, info.id
+            return _Seen(None, vnic_id, subnet_id, None, api)
+        return _Seen(info.vnic_id, vnic_id, subnet_id, info.id, api)
 
 
 def validate_all(ctx: Context) -> int:
@@ -282,7 +375,7 @@ def validate_all(ctx: Context) -> int:
     if rc != ocf.OCF_SUCCESS:
         return rc
     if ctx.node_name() not in p.vnic_ids:
-        _local_vnic(ctx, p)
+        local_vnic(ctx, p)
     problems = check_settings(p.oci)
     if problems:
         raise AgentError(ocf.OCF_ERR_CONFIGURED, problems[0].render())

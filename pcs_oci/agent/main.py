@@ -4,7 +4,7 @@ import os
 import sys
 from typing import List, Mapping, Optional
 
-from pcs_oci.agent import ipaddr2, metadata, ocf
+from pcs_oci.agent import ipaddr2, ocf
 from pcs_oci.agent.handlers import HANDLERS, Context
 from pcs_oci.agent.params import AgentError
 
@@ -20,6 +20,8 @@ def main(argv: Optional[List[str]] = None, environ: Optional[Mapping[str, str]] 
     environ = os.environ if environ is None else environ
     action = argv[1] if len(argv) > 1 else environ.get("__OCF_ACTION", "")
     if action in ("meta-data", "methods"):
+        from pcs_oci.agent import metadata  # xml.etree: only meta-data needs it
+
         try:
             sys.stdout.write(metadata.build(ipaddr2.path(environ)))
         except (OSError, RuntimeError) as e:

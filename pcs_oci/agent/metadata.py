@@ -20,13 +20,22 @@ Manages a virtual IPv4 or IPv6 address on Oracle Cloud Infrastructure (OCI).
 
 On OCI a virtual IP is a secondary private IP that the cloud assigns to one
 VNIC; traffic reaches a node only while OCI assigns the address to that node's
-VNIC. On start this agent first moves the private IP to this node's VNIC
-through the OCI API (UpdatePrivateIp, guarded by the resource's etag; it
-creates the private IP if it does not exist yet), then runs
-ocf:heartbeat:IPaddr2 start to add the address and announce it, and confirms
-the result with a monitor. Stop runs IPaddr2 stop only and never needs OCI, so
-it succeeds even when the API is unreachable; the next start elsewhere moves
+VNIC. On start this agent moves the private IP to this node's VNIC through
+the OCI API (UpdatePrivateIp, guarded by the resource's etag; it creates the
+private IP if it does not exist yet) while ocf:heartbeat:IPaddr2 start adds
+the address and announces it; the start succeeds only when both are done and
+confirmed (OCI read back, IPaddr2's monitor), and removes the address again
+when OCI fails. Stop runs IPaddr2 stop only and never needs OCI, so it
+succeeds even when the API is unreachable; the next start elsewhere moves
 the private IP.
+
+Each node keeps what it learnt about the VIP (its OCIDs) and its
+instance-principal session in root-only files under /run/pcs-oci: a start
+on a node that has seen the VIP (in a start, a monitor_api check, or the
+background look-up after a probe) reads the private IP once and moves it,
+without the instance metadata service or the auth service while the
+session is valid. What is kept is checked against OCI's answers, never
+trusted blindly.
 
 The agent is a drop-in for ocf:heartbeat:IPaddr2: it accepts every IPaddr2
 parameter and passes it through, and keeps IPaddr2's exit codes and exit

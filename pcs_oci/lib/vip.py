@@ -12,6 +12,12 @@ address on no VNIC is a move in flight, not an unassigned one, unless OCI
 says ipState AVAILABLE; after our own move we read it back until it shows
 our VNIC, within the op's budget, and never write twice for one move.
 
+A node that has seen the VIP before (the agent's node cache: KnownVip) skips
+the lookup: GetPrivateIp by the known OCID gives the holder and the etag, and
+UpdatePrivateIp is the second call. A known OCID that is gone (404), that is
+not the VIP's address or not in the known subnet any more falls back to the
+full lookup; a lost write (412) does too, with the same race rules.
+
 Works on any object with OciApi's methods (see VipApi), so tests can pass a
 FakeOciApi. Importing this module does not import the SDK.
 """
@@ -25,6 +31,7 @@ from pcs_oci.lib.errors import CloudError, ConfigError
 from pcs_oci.lib.imds import IPAddress, parse_ip
 from pcs_oci.lib.oci.api import IpFamily, Tagged, ip_family, new_retry_token
 from pcs_oci.lib.oci.errors import http_detail
+from pcs_oci.lib.oci.retry import BUSY_CODES
 from pcs_oci.lib.oci.settings import DEFAULT_MAX_TOTAL_SECONDS
 
 # Times we re-read and retry after someone else changed the private IP between
@@ -78,6 +85,15 @@ class AssignResult(NamedTuple):
     private_ip_id: str
     # The VNIC it was on before a move (None if it was unassigned or new).
     previous_vnic_id: Optional[str]
+
+
+class KnownVip(NamedTuple):
+    """What this node learnt about the VIP in an earlier action; never trusted
+    blindly (assign_vip checks it against what OCI answers)."""
+
+    private_ip_id: str
+    # The subnet of this node's VNIC, which the VIP's private IP must be in.
+    subnet_id: str
 
 
 class PrivateIpInfo(NamedTuple):
@@ -179,11 +195,17 @@ def assign_vip(
     ip: Union[str, IPAddress],
     max_races: int = DEFAULT_MAX_RACES,
     budget_seconds: Optional[float] = None,
+    known: Optional[KnownVip] = None,
+    learnt: Optional[Dict[str, str]] = None,
 ) -> AssignResult:
     """Make the VIP ip a secondary address of vnic_id; confirm it by reading back.
 
     All calls share one retry deadline (api.budget), so the whole move is
     bounded by settings.worst_case_seconds() (pcs_oci.lib.oci.settings).
+
+    known (the node cache) replaces GetVnic and ListPrivateIps by one
+    GetPrivateIp of the known OCID, when OCI's answer still fits it; learnt,
+    if given, gets the VIP's subnet_id for the node cache.
 
     Races: every write is conditional (if-match etag; a create carries a
     retry token and fails if the address exists: see _exists_already). When a
@@ -202,23 +224,21 @@ def assign_vip(
         DEFAULT_BUDGET_SECONDS if budget_seconds is None else budget_seconds
     )
     with api.budget(budget_seconds):
-        vnic = api.get_vnic(vnic_id)
-        subnet_id = vnic.get("subnet_id")
-        if not subnet_id:
-            raise CloudError(
-                reports.item(
-                    reports.OCI_REQUEST_ERROR,
-                    "VNIC {} has no subnet (VLAN-attached VNICs are not supported)".format(vnic_id),
-                )
-            )
-        if address.version == 4 and _same_ip(vnic.get("private_ip"), address):
-            raise _primary_error(address, vnic_id)
-        retry_token = new_retry_token()
+        # Read by the known OCID: the holder and the etag in one call.
+        cached = _read_known(family, address, known) if known is not None else None
+        if cached is not None and known is not None:
+            subnet_id = known.subnet_id
+        else:
+            subnet_id = _vnic_subnet(api, vnic_id, address)
+        if learnt is not None:
+            learnt["subnet_id"] = subnet_id
+        # One token for every create of this call (made when first needed).
+        retry_token: Optional[str] = None
         # The write we lost and where the VIP was when we tried it.
         lost: Optional[CloudError] = None
         seen: Optional[str] = None
         for _ in range(max_races):
-            found = _find(family, address, str(subnet_id))
+            found = _info(cached.data) if cached is not None else _find(family, address, subnet_id)
             if found is not None and found.is_primary:
                 raise _primary_error(address, found.vnic_id)
             holder = found.vnic_id if found is not None else None
@@ -228,6 +248,7 @@ def assign_vip(
                 raise _conflict(family, address, vnic_id, holder, lost)
             if found is None:
                 seen = None
+                retry_token = retry_token or new_retry_token()
                 try:
                     family.create(vnic_id, str(address), retry_token)
                 except CloudError as e:
@@ -237,11 +258,13 @@ def assign_vip(
                     raise
                 # Read back by address: the create's answer is not trusted
                 # (a garbled 200 after a create that happened).
-                created = _find(family, address, str(subnet_id))
+                created = _find(family, address, subnet_id)
                 if created is None or created.vnic_id != vnic_id:
                     raise _not_confirmed(address, created, vnic_id)
                 return AssignResult(ACTION_CREATED, created.id, None)
-            current = family.get(found.id)
+            current = cached if cached is not None else family.get(found.id)
+            # A lost write below looks again with the full lookup.
+            cached = None
             now = _info(current.data)
             if now.vnic_id is None and not _unassigned(current.data):
                 # Someone's move in flight (or ours, from a start that timed
@@ -289,8 +312,37 @@ def assign_vip(
     )
 
 
-# 409 codes of a VNIC busy with another change, not of an address that exists.
-_BUSY_CODES = ("IncorrectState", "LockConflict")
+def _vnic_subnet(api: VipApi, vnic_id: str, address: IPAddress) -> str:
+    """GetVnic: the subnet to look the VIP up in; the VIP must not be its primary IP."""
+    vnic = api.get_vnic(vnic_id)
+    subnet_id = vnic.get("subnet_id")
+    if not subnet_id:
+        raise CloudError(
+            reports.item(
+                reports.OCI_REQUEST_ERROR,
+                "VNIC {} has no subnet (VLAN-attached VNICs are not supported)".format(vnic_id),
+            )
+        )
+    if address.version == 4 and _same_ip(vnic.get("private_ip"), address):
+        raise _primary_error(address, vnic_id)
+    return str(subnet_id)
+
+
+def _read_known(family: _Family, address: IPAddress, known: KnownVip) -> Optional[Tagged]:
+    """The VIP's private IP read by its known OCID, or None when what is known
+    is stale: the OCID is gone (404), or OCI's object is not the VIP's address
+    in the known subnet (the file was from another configuration). Other
+    failures are the API's and propagate, as on the full path."""
+    try:
+        current = family.get(known.private_ip_id)
+    except CloudError as e:
+        if e.status == 404:
+            return None
+        raise
+    data = current.data
+    if not _same_ip(data.get("ip_address"), address) or data.get("subnet_id") != known.subnet_id:
+        return None
+    return current
 
 
 def _exists_already(e: CloudError) -> bool:
@@ -300,7 +352,7 @@ def _exists_already(e: CloudError) -> bool:
     retried already) and 400 InvalidParameter whose message says "already"
     as that answer, and read the address again."""
     if e.status == 409:
-        return e.oci_code not in _BUSY_CODES
+        return e.oci_code not in BUSY_CODES
     message = " ".join(r.message for r in e.reports).lower()
     return e.status == 400 and e.oci_code == "InvalidParameter" and "already" in message
 

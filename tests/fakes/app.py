@@ -45,6 +45,8 @@ class FakeApp:
         if found is None:
             return _with_id(req, Outcome(Response.error(ApiError(404, "NotFound", "Not Found"))))
         op, handler = found
+        # What the call would cost on OCI (tests/fakes/latency.py; none by default).
+        self.cloud.latency.wait(op)
         if op.startswith("Imds:") and self.cloud.is_imds_down(req.node):
             return self._log(req, op, Outcome(None, DROP), None)
         fault = self.cloud.faults.take(op, req.node or self._caller_node(req))

@@ -12,6 +12,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Set
 
 from tests.fakes.compute import ComputeOps, Listener
 from tests.fakes.fidelity import Fidelity
+from tests.fakes.latency import Latency
 from tests.fakes.netops import NetworkOps
 from tests.fakes.publicips import PublicIpOps
 from tests.fakes.store import Resource, Store
@@ -239,6 +240,7 @@ RPC_METHODS = (
     "set_instance_state",
     "instance_state",
     "set_action_delay",
+    "set_latency",
     "reset",
     "health",
 )
@@ -269,6 +271,7 @@ class FakeCloud:
         self.clock_skew = 0.0
         self.tokens_not_before = 0.0
         self._imds_down: Set[str] = set()
+        self.latency = Latency()
 
     def now(self) -> float:
         """The server's idea of the time (skewed to fake a wrong client clock)."""
@@ -400,6 +403,10 @@ class FakeCloud:
 
     def set_action_delay(self, seconds: float) -> None:
         self.compute.action_delay = float(seconds)
+
+    def set_latency(self, **profile_ms: float) -> Dict[str, float]:
+        """Milliseconds per call of a kind: core=, federation=, metadata= (latency.py)."""
+        return self.latency.set(profile_ms)
 
     def on_instance_state(self, listener: Listener) -> None:
         self.compute.add_listener(listener)

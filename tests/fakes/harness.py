@@ -159,6 +159,9 @@ class FakeOci:
     def set_action_delay(self, seconds: float) -> None:
         self.cloud.set_action_delay(seconds)
 
+    def set_latency(self, **profile_ms: float) -> Dict[str, float]:
+        return self.cloud.set_latency(**profile_ms)
+
     def on_instance_state(self, listener: Listener) -> None:
         self.cloud.on_instance_state(listener)
 

@@ -125,5 +125,8 @@ class RemoteControl:
     def set_action_delay(self, seconds: float) -> None:
         self.rpc("set_action_delay", seconds)
 
+    def set_latency(self, **profile_ms: float) -> Dict[str, float]:
+        return dict(self.rpc("set_latency", **profile_ms))
+
     def reset(self) -> None:
         self.rpc("reset")

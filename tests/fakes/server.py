@@ -21,6 +21,7 @@ from tests.fakes.app import LOOPBACK, ROLES, FakeApp
 from tests.fakes.compute import Listener
 from tests.fakes.control import FakeCloud
 from tests.fakes.fidelity import Fidelity, parse_setting
+from tests.fakes.latency import parse_profile
 from tests.fakes.transport import ServerThread
 from tests.fakes.world import load
 
@@ -95,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="switch a recorded OCI behaviour (tests/fakes/fidelity.py), e.g. move_delay=0.4;"
         " repeatable",
     )
+    ap.add_argument(
+        "--latency",
+        type=parse_profile,
+        default=None,
+        help="milliseconds per call: core=50,federation=300,metadata=2 (or 'default'; "
+        "see tests/fakes/latency.py); none by default",
+    )
     ap.add_argument("--verbose", action="store_true", help="log requests to stderr")
     return ap
 
@@ -152,6 +160,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     )
     if args.hook:
         cloud.on_instance_state(_hook_listener(args.hook, args.verbose))
+    if args.latency:
+        cloud.latency.set(args.latency)
     app = FakeApp(
         cloud,
         args.role,

@@ -69,7 +69,7 @@ PARAMETERS = [
     "OCF_RESKEY_CRM_meta_timeout",
     "OCF_RESOURCE_INSTANCE",
 ]
-SAFE_STATE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,205}\.json$")
+SAFE_STATE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,205}\.(json|fresh)$")
 
 
 def _hostile_case(
@@ -107,7 +107,7 @@ def _hostile_case(
             problems.append("state files {}".format(bad_names))
         seen.append(("{} {} = {}".format(action, param, label), result, problems))
     outside = sorted(p.name for p in root.iterdir()) if root.exists() else []
-    expected = {"ocf", "agent", "state", "ipaddr2.log", "address-up"}
+    expected = {"ocf", "agent", "state", "session", "ipaddr2.log", "address-up"}
     if set(outside) - expected:
         seen.append(("files in the sandbox", seen[-1][1], ["unexpected {}".format(outside)]))
     return seen
@@ -354,7 +354,10 @@ def test_key_material_never_in_cib_logs_verify_json_or_state(
     assert set(json.loads(state_text)) <= {
         "ip",
         "vnic_id",
+        "subnet_id",
         "private_ip_id",
+        "endpoint",
+        "endpoint_for",
         "checked_at",
         "warned",
         "written_at",
@@ -454,7 +457,8 @@ def test_state_file_is_0600_in_a_root_only_0700_directory(
     assert directory.st_mode & 0o777 == 0o700, oct(directory.st_mode)
     assert state.st_mode & 0o777 == 0o600, oct(state.st_mode)
     assert directory.st_uid == os.getuid() == state.st_uid
-    assert box.state_files() == ["vip.json"]  # no temporary file left
+    assert box.state_files() == ["vip.fresh", "vip.json"]  # no temporary file left
+    assert os.stat(str(box.state_dir / "vip.fresh")).st_mode & 0o777 == 0o600
     reliability.add(
         "hostile",
         "- State files (`test_state_file_is_0600_in_a_root_only_0700_directory`): a state "

@@ -76,11 +76,10 @@ def test_already_here_no_write_call(fake_oci: Any, make_api: ApiFactory, auth: s
     assert result.action == "unchanged" and result.previous_vnic_id == local
     assert writes(fake_oci) == []
     # OCI names a next page even for this one-item answer, and the page is
-    # empty (docs/oci-behaviour.md): today's OciApi follows it. Issue 12
-    # point 2: a lookup that matches at most one address should not.
+    # empty (docs/oci-behaviour.md): a lookup that matches at most one
+    # address does not follow it (api.at_most_one; issue 12 point 2).
     assert [c["op"] for c in fake_oci.calls() if not c["op"].startswith(("Imds", "Fed"))] == [
         "GetVnic",
-        "ListPrivateIps",
         "ListPrivateIps",
     ]
 
@@ -180,8 +179,9 @@ def test_retries_then_success(fake_oci: Any, make_api: ApiFactory, status: int, 
     fake_oci.faults.add("ListPrivateIps", status=status, code=code, count=2)
     fake_oci.faults.add("UpdatePrivateIp", status=status, code=code, count=1)
     assert assign_vip(make_api(), vnic_of(fake_oci, "node1"), VIP).action == "moved"
-    # The last is the empty page OCI always names (see test_already_here_no_write_call).
-    assert [c["status"] for c in fake_oci.calls("ListPrivateIps")] == [status, status, 200, 200]
+    # One page: the empty next page OCI names is not followed (see
+    # test_already_here_no_write_call).
+    assert [c["status"] for c in fake_oci.calls("ListPrivateIps")] == [status, status, 200]
     assert [c["status"] for c in fake_oci.calls("UpdatePrivateIp")] == [status, 200]
 
 
@@ -220,9 +220,8 @@ def test_beyond_the_time_bound(fake_oci: Any, make_api: ApiFactory) -> None:
 
 
 @pytest.mark.fake_world(secondary_ips={VIP: "node2"})
-# The sequence this budget is sized for has one ListPrivateIps: no empty next
-# page (which today's OciApi would follow; issue 12 point 2).
-@pytest.mark.fake_fidelity(always_next_page=False)
+# The sequence this budget is sized for has one ListPrivateIps, with or
+# without OCI's empty next page (not followed: api.at_most_one).
 def test_budget_is_shared_by_all_calls_of_one_move(fake_oci: Any, make_api: ApiFactory) -> None:
     """Each call alone is within the budget; together they are not.
 

@@ -260,14 +260,18 @@ def test_agent_killed_after_the_oci_move_converges(
     )
     try:
         deadline = time.monotonic() + 20
-        # IPaddr2 start has begun: the OCI move is done and the address not yet added.
-        while "start" not in (box.log.read_text() if box.log.exists() else ""):
+        # IPaddr2 start has begun (beside the OCI move) and hangs; the OCI move
+        # is done and recorded; the address is not added yet.
+        while (
+            "start" not in (box.log.read_text() if box.log.exists() else "")
+            or not box.state_path().exists()
+        ):
             assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            assert time.monotonic() < deadline, "IPaddr2 start never ran"
+            assert time.monotonic() < deadline, "IPaddr2 start or the OCI move never ran"
             time.sleep(0.02)
         assert _holders(fake_oci, VIP) == ["node1"]
         assert not box.up.exists()
-        assert box.state_files() == ["vip.json"]
+        assert box.state_files() == ["vip.fresh", "vip.json"]
         log.append("killed the agent's process group (as pacemaker-execd does on a timeout)")
     finally:
         # Only our own process group: the agent and the IPaddr2 it runs.
@@ -299,14 +303,15 @@ def test_agent_killed_after_the_oci_move_converges(
     # What Pacemaker does next: a probe, a stop, a new start, monitors.
     assert step("monitor", OCF_RESKEY_CRM_meta_interval="0").rc == 7
     assert step("stop").rc == 0
-    assert box.state_files() == [] and not box.up.exists()
+    # What the node knows of the VIP stays for the next start (not the monitor answer).
+    assert box.state_files() == ["vip.json"] and not box.up.exists()
     writes = len(fake_oci.calls("UpdatePrivateIp"))
     started = step("start", OCF_RESKEY_monitor_api="true")
     assert started.rc == 0 and box.up.exists()
     assert len(fake_oci.calls("UpdatePrivateIp")) == writes, "the VIP was already here"
     assert box.state_path().stat().st_mode & 0o777 == 0o600
     assert box.state_dir.stat().st_mode & 0o777 == 0o700
-    assert box.state_files() == ["vip.json"]
+    assert box.state_files() == ["vip.fresh", "vip.json"]
     assert _holders(fake_oci, VIP) == ["node1"]
     time.sleep(1.1)  # past monitor_api_interval: the next monitor asks OCI
     calls = len(fake_oci.calls("GetPrivateIp"))
@@ -319,12 +324,13 @@ def test_agent_killed_after_the_oci_move_converges(
     # And a start straight after the kill, without the stop in between.
     os.unlink(str(box.up))
     assert step("start").rc == 0 and box.up.exists()
-    assert sorted(os.listdir(str(box.state_dir))) == ["vip.json"]
+    assert sorted(os.listdir(str(box.state_dir))) == ["vip.fresh", "vip.json"]
     reliability.add(
         "kill",
         "`test_agent_killed_after_the_oci_move_converges`: a start whose IPaddr2 start hangs "
-        "(scripted: sleeps) after the OCI move; the agent's process group is killed with "
-        "SIGKILL as pacemaker-execd does on an op timeout. Then, in order:\n\n"
+        "(scripted: sleeps) beside the OCI move, which completes; the agent's process "
+        "group is killed with SIGKILL as pacemaker-execd does on an op timeout. Then, in "
+        "order:\n\n"
         + "\n".join("1. " + line for line in log)
         + "\n\nEvery step converged (asserted): OCI kept the VIP on node1 throughout, the new "
         "start found it there (no write call), no process and no temporary state file was "

@@ -417,3 +417,16 @@ def test_missing_cluster_tools_give_skip_rows_not_an_abort(
     )
     # What needs no cluster tool still ran.
     assert rows["imds"]["status"] == "PASS" and rows["oci_auth"]["status"] == "PASS"
+
+
+def test_verify_shows_the_age_of_the_cached_session_not_its_content(setup: Setup) -> None:
+    from pcs_oci.lib.oci import session_cache
+
+    checks = setup.run()  # instance principal: this run makes (and keeps) a session
+    assert checks["oci_auth"].status == "PASS"
+    detail = checks["oci_auth"].detail
+    assert "cached instance-principal session" in detail and "valid for" in detail
+    cached = session_cache.load(session_cache.identity())
+    assert cached is not None
+    text = json.dumps({k: v._asdict() for k, v in checks.items() if k != "_ok"})
+    assert cached.token not in text and cached.private_key["d"] not in text

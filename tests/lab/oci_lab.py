@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from tests.fakes import world as world_lib
+from tests.fakes.latency import parse_profile
 from tests.fakes.remote import RemoteControl
 from tests.lab.lab import DEFAULT_NET, Lab, poll
 
@@ -123,6 +124,7 @@ class OciLab:
         node_setup: str = "",
         ipv6: bool = False,
         second_subnet: bool = False,
+        latency: Optional[str] = None,
     ):
         if not os.access(AGENT_PYTHON, os.X_OK):
             raise RuntimeError("{} is missing: run `make agent-venv`".format(AGENT_PYTHON))
@@ -154,19 +156,25 @@ class OciLab:
         world_lib.save(self.world, str(self.world_path))
         self.agent_dir = self.tmp / "ocf-oci"
         install_agent(self.agent_dir)
+        # The fakes' latency profile (tests/fakes/latency.py), e.g. "default".
+        self.latency = latency
+        if latency:
+            parse_profile(latency)  # a bad profile fails here, not in a node's shell
+        latency_args = " --latency {}".format(latency) if latency else ""
         services = self.tmp / "node-services"
         services.write_text(
             "#!/bin/sh\n"
             "{setup}"
             "# Inside node $1: its own instance metadata service on 127.0.0.1.\n"
             "cd {repo} && exec {py} -m tests.fakes.server --world {world} "
-            '--listen 127.0.0.1:{port} --role imds --node "$1"\n'.format(
+            '--listen 127.0.0.1:{port} --role imds --node "$1"{latency}\n'.format(
                 # node_setup: shell lines run in the node at every boot first.
                 setup=node_setup.rstrip("\n") + "\n" if node_setup else "",
                 repo=REPO,
                 py=PYTHON,
                 world=self.world_path,
                 port=IMDS_PORT,
+                latency=latency_args,
             )
         )
         services.chmod(services.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
@@ -225,7 +233,8 @@ class OciLab:
                 "--control-from",
                 self.net + ".1/32",
             ]
-            + (["--hook", str(self.hook)] if self.hook else []),
+            + (["--hook", str(self.hook)] if self.hook else [])
+            + (["--latency", self.latency] if self.latency else []),
             port=API_PORT,
             cwd=str(REPO),
         )

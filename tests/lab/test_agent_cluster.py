@@ -156,10 +156,13 @@ def test_6_imds_down_during_monitor_api_warns_and_does_not_fail_over(ol: OciLab)
     (holder,) = ol.lab.where("vip")
     pcs(ol, "resource", "update", "vip", "monitor_api=true", "monitor_api_interval=2", "--wait=60")
     ol.wait_everywhere(holder)
-    # The metadata service of the active node goes away (instance principals
-    # need it for every token): a transient failure, never a failover.
+    # The metadata service of the active node goes away and the auth service
+    # stops honouring the session the node keeps (instance principals need
+    # the metadata service for every new token): a transient failure, never
+    # a failover. While its cached session is valid, a check needs neither.
     ol.control.clear_calls()
     ol.lab.exec(holder, "pkill", "-f", "tests.fakes.server", check=False)
+    ol.control.expire_tokens()
     try:
         time.sleep(15)  # five monitors, seven monitor_api_interval
         assert ol.lab.where("vip") == [holder]

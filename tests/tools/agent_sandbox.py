@@ -122,6 +122,7 @@ class Sandbox:
             "OCF_RESKEY_cidr_netmask": "24",
             "OCF_RESKEY_CRM_meta_on_node": node,
             "PCS_OCI_STATE_DIR": str(self.state_dir),
+            "PCS_OCI_SESSION_DIR": str(root / "session"),
             "FAKE_LOG": str(self.log),
             "FAKE_STATE": str(self.up),
             "OCI_METADATA_BASE_URL": DEAD_IMDS,
@@ -163,7 +164,11 @@ class Sandbox:
         self.up.touch()
         data: Dict[str, Any] = {"ip": VIP, "checked_at": 0, "warned": False}
         if with_oci_ids:
-            data.update(vnic_id=self.fake.node(self.node)["vnic_id"], private_ip_id=record["id"])
+            data.update(
+                vnic_id=self.fake.node(self.node)["vnic_id"],
+                subnet_id=record["subnetId"],
+                private_ip_id=record["id"],
+            )
         state.save(self.env, data)
         self.fake.clear_calls()
 
@@ -175,6 +180,8 @@ class Sandbox:
         data = json.loads(path.read_text())
         data["checked_at"] = 0
         path.write_text(json.dumps(data))
+        # The entry point's own view of freshness goes with it.
+        path.with_suffix(".fresh").unlink(missing_ok=True)
 
     def run(
         self, action: str, timeout_s: float = 30.0, forked: bool = True, **extra: str

@@ -207,6 +207,11 @@ def check_oci_auth(config: Optional[Config], cloud: CloudFacts) -> Rows:
         detail = "{} works ({})".format(
             config.oci.auth, config.oci.region or "region of the instance"
         )
+        if config.oci.auth == AUTH_INSTANCE_PRINCIPAL:
+            # Its age, never its content (the agents' starts sign with it).
+            from pcs_oci.lib.oci import session_cache
+
+            detail += "; " + session_cache.describe_age(session_cache.age())
         return [row(OCI_AUTH, PASS, detail)]
     if reports.OCI_NOT_AUTHORIZED in error.codes:
         return [row(OCI_AUTH, PASS, "signed requests are accepted")]

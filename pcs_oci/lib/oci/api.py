@@ -13,17 +13,17 @@ what settings.worst_case_seconds() is derived from.
 
 import ipaddress
 import time
-from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
+import urllib.parse
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from pcs_oci.common import agent_params as params
 from pcs_oci.common import reports
 from pcs_oci.lib.errors import CloudError, ConfigError
-from pcs_oci.lib.oci import auth, errors, sdk
-from pcs_oci.lib.oci.retry import retry_strategy
-from pcs_oci.lib.oci.settings import OciSettings, backoff_seconds, check_settings, timeouts
+from pcs_oci.lib.oci import auth, errors, sdk, session_cache, signing
+from pcs_oci.lib.oci.retry import Budgeted, TryAgain, attempts, retry_strategy, timeout_error
+from pcs_oci.lib.oci.settings import OciSettings, check_settings, timeouts
 
-# Pagination guard: a list of private IPs for one address is one page.
+# Pagination guard: no list of ours has 1000 pages.
 _MAX_PAGES = 1000
 
 
@@ -61,7 +61,7 @@ def ip_family(address: Any) -> IpFamily:
     return IPV6 if ipaddress.ip_address(str(address)).version == 6 else IPV4
 
 
-class OciApi:
+class OciApi(Budgeted):
     """The OCI calls pcs-oci makes, with one error mapping and bounded retries."""
 
     def __init__(
@@ -82,6 +82,12 @@ class OciApi:
         self._last_error: Optional[CloudError] = None
         self._clients: Dict[str, Any] = {}
         self._auth: Optional[Tuple[Dict[str, Any], Any]] = None
+        # The instance-principal session came from the cache (session_cache)
+        # and has not been refreshed after a 401 yet.
+        self._cached_session = False
+        # scheme://host[:port] the last successful Core call went to (the SDK
+        # resolves the region's endpoint), for the agent's node cache.
+        self.resolved_endpoint: Optional[str] = None
 
     # -- plumbing
 
@@ -93,27 +99,44 @@ class OciApi:
         region = self._auth[0].get("region") if self._auth else self.settings.region
         return "https://iaas.{}.oraclecloud.com".format(region or "<region>")
 
-    @contextmanager
-    def budget(self, seconds: Optional[float] = None) -> Iterator[None]:
-        """All calls inside share one retry deadline (max_total_seconds by default)."""
-        total = self.settings.max_total_seconds if seconds is None else seconds
-        limit = self.clock() + total
-        outer = self._deadline
-        self._deadline = limit if outer is None else min(outer, limit)
-        try:
-            yield
-        finally:
-            self._deadline = outer
-
     def _authenticate(self, oci: Any) -> Tuple[Dict[str, Any], Any]:
         if self._auth is None:
             if self.settings.auth == params.AUTH_API_KEY:
                 self._auth = (auth.api_key_config(oci, self.settings), None)
             else:
-                signer = auth.instance_principal_signer(oci, self.settings)
-                region = self.settings.region or signer.region
-                self._auth = ({"region": region}, signer)
+                self._auth = self._instance_principal(oci)
         return self._auth
+
+    def _instance_principal(self, oci: Any) -> Tuple[Dict[str, Any], Any]:
+        """The cached session while it is valid; else a new one (metadata
+        service, session key, federation), kept for the next process."""
+        ident = session_cache.identity()
+        cached = session_cache.load(ident)
+        if cached is not None:
+            try:
+                key = signing.key_from_numbers(cached.private_key)
+            except (ValueError, TypeError):
+                session_cache.discard(ident)
+            else:
+                signer = oci.auth.signers.SecurityTokenSigner(cached.token, key)
+                self._cached_session = True
+                return {"region": self.settings.region or cached.region}, signer
+        signer = auth.instance_principal_signer(oci, self.settings)
+        fresh = auth.session_of(signer)
+        if fresh is not None:
+            session_cache.save(ident, fresh)
+        return {"region": self.settings.region or signer.region}, signer
+
+    def _forget_session(self) -> bool:
+        """After a 401 with a cached session: drop it so that the next call
+        makes a new one; False if there is nothing to drop (refresh once)."""
+        if not self._cached_session:
+            return False
+        session_cache.discard(session_cache.identity())
+        self._cached_session = False
+        self._auth = None
+        self._clients = {}
+        return True
 
     def _client(self, kind: str) -> Any:
         client = self._clients.get(kind)
@@ -157,21 +180,17 @@ class OciApi:
         a transient OCI_BAD_RESPONSE, tried again like a 5xx within the same
         attempt and time bounds: a 200 is not trusted blindly.
         """
-        client = self._client(kind)
         oci = sdk.load()
         s = self.settings
-        deadline = self._deadline
-        if deadline is None:
-            deadline = self.clock() + s.max_total_seconds
-        attempt = 0
-        while True:
-            attempt += 1
-            total = min(s.max_total_seconds, deadline - self.clock())
-            if total <= 0:
-                raise self._timeout_error(operation)
+        # The SDK's import and the authentication before the clock starts,
+        # as ever; after a 401 the attempt makes a new client (_forget_session).
+        self._client(kind)
+
+        def attempt(seconds_left: float) -> Any:
             try:
+                client = self._client(kind)
                 response = getattr(client, method)(
-                    *args, retry_strategy=retry_strategy(oci, s, total), **kwargs
+                    *args, retry_strategy=retry_strategy(oci, s, seconds_left), **kwargs
                 )
             except UnreadableAnswer as e:
                 if not expect:
@@ -185,31 +204,30 @@ class OciApi:
                 if mapped is None:
                     raise
                 self._last_error = mapped
+                if mapped.status == 401 and self._forget_session():
+                    # The cached token was revoked or the auth service was
+                    # reset: one new session, then the same call again.
+                    raise TryAgain(mapped, at_once=True) from None
+                # The SDK's strategy has retried what is worth it already.
                 raise mapped from None
             else:
                 problem = _answer_problem(response.data, expect)
                 if not problem:
+                    self.resolved_endpoint = _origin(response) or self.resolved_endpoint
                     return response
                 bad = errors.bad_answer(operation, getattr(response, "request_id", None), problem)
             self._last_error = bad
-            wait = backoff_seconds(s, attempt)
-            if attempt >= s.max_attempts or self.clock() + wait >= deadline:
-                raise bad
-            time.sleep(wait)
+            raise TryAgain(bad)
 
-    def _timeout_error(self, operation: str) -> CloudError:
-        last = self._last_error
-        message = "OCI API calls did not finish within {:g} s; gave up before {}".format(
-            self.settings.max_total_seconds, operation
-        )
-        if last is not None:
-            message += "; last error: " + last.reports[0].message
-        return CloudError(
-            reports.item(reports.OCI_TIMEOUT, message, "retry later; the API is slow or throttled"),
-            transient=True,
-            status=last.status if last else 0,
-            oci_code=last.oci_code if last else "",
-            request_id=last.request_id if last else "",
+        deadline = self._deadline
+        if deadline is None:
+            deadline = self.clock() + s.max_total_seconds
+        return attempts(
+            s,
+            self.clock,
+            deadline,
+            attempt,
+            lambda: timeout_error(s, operation, self._last_error),
         )
 
     def _get(self, operation: str, kind: str, method: str, *args: Any) -> Dict[str, Any]:
@@ -219,17 +237,13 @@ class OciApi:
     def _list(
         self, operation: str, kind: str, method: str, *args: Any, **kwargs: Any
     ) -> List[Dict[str, Any]]:
-        items: List[Dict[str, Any]] = []
-        page: Optional[str] = None
-        for _ in range(_MAX_PAGES):
-            if page:
-                kwargs["page"] = page
-            response = self._call(operation, kind, method, *args, expect="list", **kwargs)
-            items.extend(sdk.to_dict(item) for item in response.data)
-            page = response.next_page
-            if not page:
-                break
-        return items
+        def page(token: Optional[str]) -> Tuple[List[Dict[str, Any]], Optional[str]]:
+            extra = {"page": token} if token else {}
+            response = self._call(operation, kind, method, *args, expect="list", **kwargs, **extra)
+            return [sdk.to_dict(item) for item in response.data], response.next_page
+
+        # One page when it can hold the only match (at_most_one says why).
+        return all_pages(page, not at_most_one(kwargs.get("ip_address"), kwargs.get("subnet_id")))
 
     # -- VNICs and subnets
 
@@ -358,6 +372,42 @@ class OciApi:
             opc_retry_token=new_retry_token(),
         )
         return sdk.to_dict(response.data)
+
+
+def _origin(response: Any) -> Optional[str]:
+    """scheme://host[:port] of the URL a response came from, if the SDK says."""
+    url = getattr(getattr(response, "request", None), "url", None)
+    if not isinstance(url, str):
+        return None
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return "{}://{}".format(parts.scheme, parts.netloc)
+
+
+def all_pages(
+    page: Callable[[Optional[str]], Tuple[List[Dict[str, Any]], Optional[str]]],
+    follow: bool = True,
+) -> List[Dict[str, Any]]:
+    """The items of a list operation: page(token) gives a page's items and the
+    opc-next-page token; followed (unless follow is False) while there is one."""
+    items: List[Dict[str, Any]] = []
+    token: Optional[str] = None
+    for _ in range(_MAX_PAGES):
+        found, token = page(token)
+        items.extend(found)
+        if not follow or not token:
+            break
+    return items
+
+
+def at_most_one(ip_address: Optional[str], subnet_id: Optional[str]) -> bool:
+    """A ListPrivateIps/ListIpv6s by address and subnet, which can match at
+    most one object: an address is unique within its subnet. OCI names a next
+    page after every non-empty page all the same, and that page is always
+    empty (docs/oci-behaviour.md, ListPrivateIps): following it would add a
+    round trip to every VIP lookup, a failover's included, for nothing."""
+    return bool(ip_address) and bool(subnet_id)
 
 
 def new_retry_token() -> str:

@@ -260,3 +260,25 @@ def _signer_failure(oci: Any, e: Exception, federation: str) -> CloudError:
         oci_code=code,
         request_id=request_id,
     )
+
+
+def session_of(signer: Any) -> Optional[Any]:
+    """The signer's token and session key as a session_cache.Session, or None
+    if this SDK's signer does not show them as every version so far does
+    (api_key "ST$<token>", private_key): then nothing is cached."""
+    from pcs_oci.lib.oci import session_cache, signing
+
+    api_key = getattr(signer, "api_key", None)
+    key = getattr(signer, "private_key", None)
+    region = getattr(signer, "region", None)
+    if not isinstance(api_key, str) or not api_key.startswith("ST$") or key is None:
+        return None
+    token = api_key[len("ST$") :]
+    expires = session_cache.token_expiry(token)
+    if expires is None or not isinstance(region, str):
+        return None
+    try:
+        numbers = signing.numbers_of_key(key)
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return session_cache.Session(token, numbers, region, time.time(), expires)

@@ -14,6 +14,7 @@ from pcs_oci.common import agent_params as params
 from pcs_oci.common import reports
 from pcs_oci.lib.errors import CloudError, ConfigError
 from pcs_oci.lib.oci import sdk
+from pcs_oci.lib.oci.retry import BUSY_CODES
 
 # Compute operations (fence_oci) need the instance family, not the network.
 INSTANCE_OPERATIONS = ("GetInstance", "ListInstances", "InstanceAction")
@@ -109,17 +110,22 @@ def map_error(
     if isinstance(error, failures.service):
         return map_service_error(error, operation, auth, compartment)
     if isinstance(error, failures.transport + (OSError,)):
-        return CloudError(
-            reports.item(
-                reports.OCI_UNREACHABLE,
-                "OCI API unreachable at {} ({}): {}".format(
-                    endpoint, operation, transport_reason(error)
-                ),
-                "check the network path to the endpoint (route, DNS, proxy, NAT/service gateway)",
-            ),
-            transient=True,
-        )
+        return unreachable(error, operation, endpoint)
     return None
+
+
+def unreachable(error: BaseException, operation: str, endpoint: str) -> CloudError:
+    """A connection-level failure (no answer at all): transient."""
+    return CloudError(
+        reports.item(
+            reports.OCI_UNREACHABLE,
+            "OCI API unreachable at {} ({}): {}".format(
+                endpoint, operation, transport_reason(error)
+            ),
+            "check the network path to the endpoint (route, DNS, proxy, NAT/service gateway)",
+        ),
+        transient=True,
+    )
 
 
 def map_service_error(
@@ -155,7 +161,7 @@ def map_service_error(
         hint = "the resource does not exist (any more): check the OCID"
     elif status == 409:
         report_code = reports.OCI_CONFLICT
-        transient = code in ("IncorrectState", "LockConflict")
+        transient = code in BUSY_CODES
         hint = (
             "the resource is busy with another change; retried within the configured bound"
             if transient

@@ -101,20 +101,62 @@ def fake_heartbeat(tmp_path: Any) -> str:
     return str(root)
 
 
+# A Python that does not exist proves that a monitor never reaches it: 127
+# (command not found) means it went to the handlers.
+NO_PYTHON = "/nonexistent/python3"
+RECURRING = {"OCF_RESKEY_CRM_meta_interval": "10000"}
+
+
+def monitor_env(tmp_path: Any, **extra: str) -> Dict[str, str]:
+    return base_env(
+        OCF_ROOT=fake_heartbeat(tmp_path),
+        OCF_RESOURCE_INSTANCE="vip",
+        OCF_RESKEY_ip="10.0.0.200",
+        PCS_OCI_STATE_DIR=str(tmp_path / "state"),
+        **extra,
+    )
+
+
+def uptime() -> int:
+    with open("/proc/uptime") as f:
+        return int(float(f.read().split()[0]))
+
+
+def write_fresh(tmp_path: Any, content: str) -> None:
+    (tmp_path / "state").mkdir(exist_ok=True)
+    (tmp_path / "state" / "vip.fresh").write_text(content)
+
+
 def test_plain_monitor_execs_heartbeat_without_python(tmp_path: Any) -> None:
-    # A Python that does not exist proves the fast path never reaches it.
-    agent = install(tmp_path, python="/nonexistent/python3")
-    root = fake_heartbeat(tmp_path)
+    agent = install(tmp_path, python=NO_PYTHON)
+    env = monitor_env(tmp_path, **RECURRING)
     for action in ("monitor", "status"):
-        result = run(agent, action, base_env(OCF_ROOT=root, OCF_RESKEY_ip="10.0.0.200"))
+        result = run(agent, action, env)
         assert result.returncode == 7
         assert result.stdout == "heartbeat {} ip=10.0.0.200\n".format(action)
 
 
+def test_probe_on_a_node_that_knows_the_vip_execs_heartbeat(tmp_path: Any) -> None:
+    agent = install(tmp_path, python=NO_PYTHON)
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "vip.json").write_text("{}")
+    result = run(agent, "monitor", monitor_env(tmp_path))
+    assert result.returncode == 7 and result.stdout.startswith("heartbeat monitor")
+
+
+@pytest.mark.parametrize("instance", ["vip", "vip:0", ""])
+def test_probe_on_a_node_that_does_not_know_the_vip_goes_to_the_handlers(
+    tmp_path: Any, instance: str
+) -> None:
+    # The handlers start the warm-up for the next start (tests/unit/agent/test_warm.py).
+    env = monitor_env(tmp_path, OCF_RESKEY_CRM_meta_interval="0")
+    env["OCF_RESOURCE_INSTANCE"] = instance
+    assert run(install(tmp_path, python=NO_PYTHON), "monitor", env).returncode == 127
+
+
 def test_monitor_api_true_goes_through_python(tmp_path: Any) -> None:
-    agent = install(tmp_path, python="/nonexistent/python3")
-    root = fake_heartbeat(tmp_path)
-    result = run(agent, "monitor", base_env(OCF_ROOT=root, OCF_RESKEY_monitor_api="True"))
+    agent = install(tmp_path, python=NO_PYTHON)
+    result = run(agent, "monitor", monitor_env(tmp_path, OCF_RESKEY_monitor_api="True"))
     assert result.returncode == 127  # the missing python, i.e. not the fast path
 
 
@@ -150,7 +192,16 @@ def test_monitor_api_spellings_agree_with_ocf_is_true(tmp_path: Any, value: str)
     python.write_text('#!/bin/sh\necho "$@" >> "{}"\n'.format(log))
     python.chmod(0o755)
     root = fake_heartbeat(tmp_path)
-    env = base_env(OCF_ROOT=root, OCF_RESKEY_ip="10.0.0.200", OCF_RESKEY_monitor_api=value)
+    # A recurring monitor with no fresh OCI answer: a probe would go to Python
+    # whatever monitor_api says (the handlers learn the VIP after it).
+    env = base_env(
+        OCF_ROOT=root,
+        OCF_RESKEY_ip="10.0.0.200",
+        OCF_RESKEY_monitor_api=value,
+        OCF_RESOURCE_INSTANCE="vip",
+        PCS_OCI_STATE_DIR=str(tmp_path / "state"),
+        **RECURRING,
+    )
     result = run(install(tmp_path, python=str(python)), "monitor", env)
     through_python = log.exists()
     expected = ocf_is_true(value)
@@ -164,6 +215,44 @@ def test_monitor_api_spellings_agree_with_ocf_is_true(tmp_path: Any, value: str)
         assert params.parse({"ip": "10.0.0.200", "monitor_api": value}).monitor_api is expected
     except params.AgentError as e:
         assert not expected and value and "monitor_api" in e.reason
+
+
+def test_monitor_api_with_a_fresh_answer_execs_heartbeat(tmp_path: Any) -> None:
+    agent = install(tmp_path, python=NO_PYTHON)
+    write_fresh(tmp_path, "{} 10.0.0.200\n".format(uptime() - 5))
+    env = monitor_env(tmp_path, OCF_RESKEY_monitor_api="true", **RECURRING)
+    result = run(agent, "monitor", env)
+    assert result.returncode == 7 and result.stdout == "heartbeat monitor ip=10.0.0.200\n"
+    # A probe is not a monitor_api check: the handlers decide (they skip OCI).
+    probe = dict(env, OCF_RESKEY_CRM_meta_interval="0")
+    assert run(agent, "monitor", probe).returncode == 127
+
+
+@pytest.mark.parametrize(
+    "content, extra",
+    [
+        ("{old} 10.0.0.200\n", {}),  # older than monitor_api_interval (60 s)
+        ("{recent} 10.0.0.200\n", {"OCF_RESKEY_monitor_api_interval": "2"}),
+        ("{recent} 10.0.0.201\n", {}),  # another VIP's answer
+        ("{future} 10.0.0.200\n", {}),  # "checked" after now
+        ("{recent}\n", {}),  # truncated
+        ("", {}),
+        ("$(touch pwned) 10.0.0.200\n", {}),
+        ("x[$(touch pwned)] 10.0.0.200\n", {}),
+        ("{recent} 10.0.0.200\n", {"OCF_RESKEY_monitor_api_interval": "a[$(touch pwned)]"}),
+        ("{recent} 10.0.0.200\n", {"OCF_RESOURCE_INSTANCE": "../vip"}),
+    ],
+)
+def test_monitor_api_without_a_fresh_answer_goes_to_the_handlers(
+    tmp_path: Any, content: str, extra: Dict[str, str]
+) -> None:
+    now = uptime()
+    write_fresh(tmp_path, content.format(old=now - 61, recent=now - 5, future=now + 100))
+    env = monitor_env(tmp_path, OCF_RESKEY_monitor_api="yes", **RECURRING)
+    env.update(extra)
+    result = run(install(tmp_path, python=NO_PYTHON), "monitor", env)
+    assert result.returncode == 127
+    assert not (tmp_path / "pwned").exists() and not os.path.exists("pwned")
 
 
 def test_unknown_action_is_unimplemented_with_reason(tmp_path: Any) -> None:

@@ -136,6 +136,8 @@ class World:
         self.plumbing = Plumbing()
         self.now = 1000.0
         self.settings: List[Any] = []
+        # The environments the warm-up after a probe was started with.
+        self.warm_ups: List[Dict[str, str]] = []
 
     def ctx(self, action: str, **env: str) -> Context:
         environ = dict(self.env, **env)
@@ -151,6 +153,7 @@ class World:
             imds_factory=lambda: self.imds,
             api_factory=api_factory,
             clock=lambda: self.now,
+            warm_up=lambda env: self.warm_ups.append(dict(env)),
         )
 
     def run(self, action: str, **env: str) -> int:
@@ -226,8 +229,11 @@ def test_start_transient_cloud_error_is_generic_with_code_and_request_id(world: 
     (reason,) = world.plumbing.reasons
     # Pacemaker keeps 128 characters: the code and request id must be in them.
     assert "ServiceUnavailable" in reason[:128] and "req-503-ServiceUnavailable" in reason[:128]
-    # The OS address is not added when the cloud move failed.
-    assert world.ipaddr2_calls() == []
+    # The address went up while OCI was asked, and down again when OCI failed:
+    # the node does not hold an address that OCI does not route to it.
+    assert world.ipaddr2_calls() == ["start", "monitor", "stop"]
+    assert not os.path.exists(world.env["FAKE_STATE"])
+    assert world.state() is None
 
 
 def test_start_not_authorized_is_generic_not_configured(world: World) -> None:
@@ -317,7 +323,11 @@ def test_stop_needs_no_cloud_and_ignores_bad_oci_parameters(world: World) -> Non
     calls = len(world.api.calls)
     assert world.run("stop", OCF_RESKEY_vnic_ids="garbage", OCF_RESKEY_auth="x") == 0
     assert len(world.api.calls) == calls
-    assert world.state() is None
+    # The node keeps what it knows of the VIP for its next start, but not the
+    # monitor_api answer.
+    state = world.state()
+    assert state is not None and "checked_at" not in state and "private_ip_id" in state
+    assert not os.path.exists(os.path.join(world.env["PCS_OCI_STATE_DIR"], "vip.fresh"))
     assert world.ipaddr2_calls()[-1] == "stop"
 
 
@@ -362,7 +372,7 @@ def test_stop_with_valid_parameters_and_the_api_down_makes_no_cloud_call(
         settings,
     )
     assert attempts == []
-    assert world.state() is None
+    assert "checked_at" not in (world.state() or {})
 
 
 def test_stop_failure_of_ipaddr2_is_reported(world: World) -> None:
@@ -459,6 +469,8 @@ def test_probe_never_calls_the_api(world: World) -> None:
         == ocf.OCF_SUCCESS
     )
     assert world.api.calls == []
+    # The node knows the VIP (its start recorded it): no warm-up either.
+    assert world.warm_ups == []
 
 
 def test_state_file_is_private(world: World) -> None:
