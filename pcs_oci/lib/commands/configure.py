@@ -190,17 +190,18 @@ def plan_vip(
                     undo_argv.append("timeout=" + current.timeout)
         steps.append(Step(vip.name, "update {}".format(vip.name), argv, [undo_argv]))
     for name, wanted in meta.items():
-        current = existing.meta.get(name)
-        if not meta_differs(name, current, wanted):
+        old_value = existing.meta.get(name)
+        if not meta_differs(name, old_value, wanted):
             continue
-        changes.append("meta {}: {} -> {}".format(name, current or "(unset)", wanted))
+        changes.append("meta {}: {} -> {}".format(name, old_value or "(unset)", wanted))
+        # An empty value removes the attribute again.
+        undo = [settings.PCS, "resource", "meta", vip.name, "{}={}".format(name, old_value or "")]
         steps.append(
             Step(
                 vip.name,
                 "set {} of {}".format(name, vip.name),
                 [settings.PCS, "resource", "meta", vip.name, "{}={}".format(name, wanted)],
-                # An empty value removes the attribute again.
-                [[settings.PCS, "resource", "meta", vip.name, "{}={}".format(name, current or "")]],
+                [undo],
             )
         )
     move = vip_group.move_step(vip, groups)
