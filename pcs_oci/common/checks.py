@@ -29,6 +29,7 @@ PUBLIC_IP = "public_ip"
 NETWORK = "network"
 AGENT = "agent"
 STICKINESS = "stickiness"
+FAILURE_TIMEOUT = "failure_timeout"
 NODES_ONLINE = "nodes_online"
 RESOURCES = "resources"
 FENCING = "fencing"
@@ -56,6 +57,7 @@ TITLES: Dict[str, str] = {
     NETWORK: "the OCI network lets the cluster fail over",
     AGENT: "agent {} installed on every node".format(settings.AGENT_TYPE),
     STICKINESS: "resource stickiness prevents failback",
+    FAILURE_TIMEOUT: "a VIP whose start failed everywhere is retried (failure-timeout)",
     NODES_ONLINE: "every node online",
     RESOURCES: "VIP resources match the config",
     FENCING: "fencing (STONITH) enabled with a device",

@@ -13,9 +13,9 @@ VIP of the config the resource that holds it today is one of:
 
 "In place" means the same id, the same position in its group, every other
 constraint untouched, IPaddr2's own parameters and meta attributes kept; the
-OCI parameters, op timeouts and stickiness are what `pcs-oci configure`
-would set (its functions are used). Whatever cannot be converted safely is
-refused with the reason and the fix.
+OCI parameters, op timeouts, stickiness and failure-timeout are what
+`pcs-oci configure` would set (its functions are used). Whatever cannot be
+converted safely is refused with the reason and the fix.
 """
 
 import ipaddress
@@ -28,12 +28,14 @@ from pcs_oci.common.reports import ReportItem
 from pcs_oci.lib import cib
 from pcs_oci.lib.commands.configure import (
     MANAGED_PARAMS,
+    desired_meta,
     desired_ops,
     desired_params,
-    interval_ms,
+    meta_differs,
     param_changes,
 )
 from pcs_oci.lib.config import Config, Vip
+from pcs_oci.lib.pacemaker import interval_ms
 
 HEARTBEAT_IPADDR2 = "ocf:heartbeat:IPaddr2"
 OCIVIP = "ocf:heartbeat:ocivip"
@@ -233,13 +235,14 @@ def _raise_timeouts(
                 )
 
 
-def _set_stickiness(
-    root: ET.Element, primitive: ET.Element, config: Config, changes: List[str]
-) -> None:
-    wanted = str(config.resource_stickiness)
-    old = cib.nvpairs(primitive, "meta_attributes").get("resource-stickiness")
-    if cib.set_nvpair(root, primitive, "meta_attributes", "resource-stickiness", wanted):
-        changes.append("meta resource-stickiness: {} -> {}".format(old or "(unset)", wanted))
+def _set_meta(root: ET.Element, primitive: ET.Element, config: Config, changes: List[str]) -> None:
+    """Stickiness and failure-timeout as configure sets them; other meta attributes kept."""
+    current = cib.nvpairs(primitive, "meta_attributes")
+    for name, wanted in desired_meta(config).items():
+        old = current.get(name)
+        if meta_differs(name, old, wanted):
+            cib.set_nvpair(root, primitive, "meta_attributes", name, wanted)
+            changes.append("meta {}: {} -> {}".format(name, old or "(unset)", wanted))
 
 
 def _from_ocivip(root: ET.Element, primitive: ET.Element, vip: Vip, changes: List[str]) -> None:
@@ -261,7 +264,7 @@ def convert(root: ET.Element, config: Config, vip: Vip, primitive: ET.Element) -
     primitive.set("provider", settings.AGENT_PROVIDER)
     _set_params(root, primitive, config, vip, changes)
     _raise_timeouts(root, primitive, config, vip, changes)
-    _set_stickiness(root, primitive, config, changes)
+    _set_meta(root, primitive, config, changes)
     return changes
 
 

@@ -271,3 +271,27 @@ def cluster_property(runner: CommandRunner, name: str) -> Optional[str]:
     if not result.ok:
         return None
     return result.stdout.strip() or None
+
+
+# Pacemaker's time units (crm_get_msec): a bare number is seconds.
+_UNITS = {
+    "": 1000,
+    "s": 1000,
+    "sec": 1000,
+    "ms": 1,
+    "msec": 1,
+    "us": 0.001,
+    "usec": 0.001,
+    "m": 60000,
+    "min": 60000,
+    "h": 3600000,
+    "hr": 3600000,
+}
+
+
+def interval_ms(text: Optional[str]) -> Optional[float]:
+    """A Pacemaker interval or timeout ("10s", "2min", "500ms", "30") in ms; None if invalid."""
+    match = re.fullmatch(r"\s*(\d+)\s*([a-z]*)\s*", text or "")
+    if not match or match.group(2) not in _UNITS:
+        return None
+    return int(match.group(1)) * _UNITS[match.group(2)]

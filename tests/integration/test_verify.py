@@ -100,7 +100,11 @@ class Setup:
                 "endpoint": self.fake.core_endpoint,
                 "api_timeout": "3",
             },
-            {"resource-stickiness": str(self.doc.get("resource_stickiness", 100))},
+            {
+                "resource-stickiness": str(self.doc.get("resource_stickiness", 100)),
+                # Two start timeouts, as configure sets it.
+                "failure-timeout": "140s",
+            },
             [("monitor", "10s", "20s"), ("start", "0s", "70s"), ("stop", "0s", "20s")],
         )
         resources = [("vip", "ocf:oci:IPaddr2", "node1")]
@@ -211,6 +215,35 @@ def test_stickiness_zero_warns_about_failback(setup: Setup) -> None:
     checks = setup.run()
     assert checks["stickiness"].status == "WARN"
     assert "resource_stickiness" in checks["stickiness"].fix
+
+
+def _vip_with_meta(setup: Setup, meta: Dict[str, str]) -> str:
+    vnic_ids = "node1={},node2={}".format(
+        setup.fake.node("node1")["vnic_id"], setup.fake.node("node2")["vnic_id"]
+    )
+    params = {"ip": "10.0.0.200", "cidr_netmask": "24", "vnic_ids": vnic_ids}
+    params.update(endpoint=setup.fake.core_endpoint, api_timeout="3")
+    ops = [("monitor", "10s", "20s"), ("start", "0s", "70s"), ("stop", "0s", "20s")]
+    return primitive_xml("vip", params, meta, ops)
+
+
+def test_a_vip_without_failure_timeout_warns_with_the_fix(setup: Setup) -> None:
+    setup.resource = _vip_with_meta(setup, {"resource-stickiness": "100", "failure-timeout": "0"})
+    checks = setup.run()
+    assert checks["failure_timeout"].status == "WARN"
+    assert checks["failure_timeout"].detail.startswith("no failure-timeout on vip: ")
+    assert checks["failure_timeout"].fix == (
+        "`pcs-oci configure` sets failure-timeout=140s on each VIP"
+    )
+    assert "meta failure-timeout: 0 -> 140s" in checks["resources"].detail
+
+
+def test_a_failure_timeout_from_the_resource_defaults_counts(setup: Setup) -> None:
+    setup.resource = _vip_with_meta(setup, {"resource-stickiness": "100"})
+    setup.rsc_defaults = {"failure-timeout": "5min"}
+    assert setup.run()["failure_timeout"].status == "PASS"
+    setup.rsc_defaults = None
+    assert setup.run()["failure_timeout"].status == "WARN"
 
 
 def test_other_nodes_wrong_vnic_id_fails_before_a_failover_does(setup: Setup) -> None:

@@ -46,6 +46,7 @@ KNOWN_CHECKS = {
     "vip_private_ip",
     "agent",
     "stickiness",
+    "failure_timeout",
     "nodes_online",
     "resources",
     "fencing",
@@ -213,7 +214,9 @@ def test_01_configure_from_nothing_runs_exactly_what_dry_run_printed(ol: OciLab)
     ol.wait_everywhere(holder)
     assert ol.control.calls("CreatePrivateIp")
     shown = pcs(ol, "resource", "config", "vip")
-    for text in ("ip=" + VIP, "interval=5s", "resource-stickiness=100", "timeout=70s"):
+    shown_texts = ("ip=" + VIP, "interval=5s", "resource-stickiness=100", "timeout=70s")
+    # Two start timeouts: a start failed everywhere is retried (test_11b).
+    for text in shown_texts + ("failure-timeout=140s",):
         assert text in shown, shown
 
 
@@ -459,6 +462,54 @@ def test_11_verify_stickiness_zero(ol: OciLab) -> None:
     out = cli(ol, config, "configure").stdout
     assert out.splitlines() == ["vip: updated (meta resource-stickiness: 0 -> 100)"]
     verify_checks(ol, config, rc=0)
+    # Failures that never expire: a cloud outage could leave the VIP stopped.
+    pcs(ol, "resource", "meta", "vip", "failure-timeout=0")
+    checks = verify_checks(ol, config, rc=0)
+    assert not_passing(checks) == {"failure_timeout": "WARN", "resources": "WARN"}
+    assert checks["failure_timeout"]["detail"].startswith("no failure-timeout on vip: ")
+    assert checks["failure_timeout"]["fix"] == (
+        "`pcs-oci configure` sets failure-timeout=140s on each VIP"
+    )
+    out = cli(ol, config, "configure").stdout
+    assert out.splitlines() == ["vip: updated (meta failure-timeout: 0 -> 140s)"]
+    verify_checks(ol, config, rc=0)
+
+
+def banned_on(ol: OciLab, rsc: str) -> List[str]:
+    """The nodes where the resource's fail count is INFINITY (crm_mon: 1000000)."""
+    out = ol.lab.exec(ADMIN, "crm_mon", "--one-shot", "--output-as=xml", "--include=failcounts")
+    return sorted(
+        node.get("name", "")
+        for node in ET.fromstring(out.stdout).iter("node")
+        for history in node.iter("resource_history")
+        if history.get("id") == rsc and int(history.get("fail-count") or 0) >= 1000000
+    )
+
+
+def test_11b_a_start_failed_on_every_node_is_retried_after_the_failure_timeout(
+    ol: OciLab,
+) -> None:
+    """The soak's finding: a short auth outage while the VIP starts fails its
+    start on every node (fail count INFINITY); configure's failure-timeout
+    (and Pacemaker's recheck at its expiry, not cluster-recheck-interval's
+    15 min) brings it back with no `pcs resource cleanup`."""
+    holder_of_vip(ol)
+    pcs(ol, "resource", "disable", "vip", "--wait=120")
+    ol.control.deny("*", ["Federation"])
+    ol.control.expire_tokens()  # every start must federate, and fails to
+    try:
+        pcs(ol, "resource", "enable", "vip")
+        poll(
+            lambda: len(banned_on(ol, "vip")) == 2,
+            timeout=120,
+            what="vip's start failed on both nodes",
+        )
+        assert ol.lab.where("vip") == []
+    finally:
+        ol.control.allow()
+    # failure-timeout (140s) after the last failure, then one start (70s at most).
+    holder = poll(lambda: ol.lab.where("vip"), timeout=140 + 70 + 60, what="vip started again")[0]
+    ol.wait_everywhere(holder)
 
 
 def test_12_verify_node_not_in_config(ol: OciLab) -> None:

@@ -7,6 +7,7 @@ it is printed) or the soak could not finish. 2: the lab cannot run here.
 """
 
 import argparse
+import os
 import random
 import shlex
 import sys
@@ -15,6 +16,9 @@ from typing import List, Optional, Sequence
 from tests.lab.lab import unavailable_reason
 from tests.soak import runner
 from tests.soak import schedule as sch
+
+# The soak's own /24 unless LAB_NET names another: it runs beside the other labs.
+DEFAULT_NET = "192.168.97"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="stretch (>1) or shrink (<1) every gap and fault duration",
     )
     ap.add_argument("--name", default="soak", help="LAB_NAME (default soak)")
-    ap.add_argument("--net", default="192.168.97", help="the lab's /24 (default 192.168.97)")
+    ap.add_argument(
+        "--net",
+        default=os.environ.get("LAB_NET") or DEFAULT_NET,
+        help="the lab's /24 (default: $LAB_NET, else {})".format(DEFAULT_NET),
+    )
     ap.add_argument("--out", default="build/soak", help="report directory (default build/soak)")
     return ap
 

@@ -117,6 +117,9 @@ class Soak:
         self.ol = ol = OciLab(
             self.o.name, nodes=NODES, fence_oci=True, net=self.o.net, log_stream=log
         )
+        # The lab's real name (LAB_NAME_PREFIX prepended): the sampler finds
+        # its cgroups, and the teardown its leftovers, by it.
+        self.o.name = ol.lab.name
         ol.up()
         self.private_ips_before = len(ol.control.snapshot()["private_ips"])
         config = self._config(ol)

@@ -95,9 +95,9 @@ def test_t_from_the_cib() -> None:
     assert t.group_extra_s == 40.0  # the Dummy's default start and stop timeouts
     parts = t.components()
     assert parts["membership (token + consensus)"] == pytest.approx(3.63)
-    assert parts["recovery (stop + 2 x start)"] == 20 + 140 + 80
+    assert parts["recovery (stop + 2 x start + failure-timeout)"] == 20 + 140 + 80 + 120
     assert parts["fencing (delay + 1.2 x action timeout)"] == 10 + 360
-    assert t.convergence_deadline_s == pytest.approx(3.63 + 2 + 370 + 240 + 15, abs=0.1)
+    assert t.convergence_deadline_s == pytest.approx(3.63 + 2 + 370 + 360 + 15, abs=0.1)
     assert t.failover_floor_s == pytest.approx(3.63)
 
 

@@ -12,9 +12,11 @@ measurements, so the bound does not drift with the load:
                fencer's log: "Requesting that node3 perform 'reboot' action
                targeting node2 ... (360s, 0s)" with pcmk_reboot_timeout=300s);
                when that node dies meanwhile, the cluster waits all of it
-  recovery     stop timeout + 2 x start timeout: a start under way when the
-               fault healed may still fail (it began while the cloud failed),
-               then one start elsewhere (groups: every member's)
+  recovery     stop timeout + 2 x start timeout + failure-timeout: a start under
+               way when the fault healed may still fail (it began while the
+               cloud failed); when that was the last node the VIP could start
+               on, its failures expire after the failure-timeout (Pacemaker
+               rechecks at that moment), then one start (groups: every member's)
   detection    the monitor interval (+ monitor_api_interval for monitor_api VIPs)
 """
 
@@ -72,12 +74,16 @@ class Timing(NamedTuple):
         start = max(v.start_s for v in self.vips)
         stop = max(v.stop_s for v in self.vips)
         detect = max(v.monitor_interval_s + v.monitor_api_interval_s for v in self.vips)
+        expire = max(v.failure_timeout_s for v in self.vips)
         return {
             "membership (token + consensus)": self.token_s + self.consensus_s,
             "election (dc-deadtime)": self.dc_deadtime_s,
             "fencing (delay + 1.2 x action timeout)": self.fence_delay_s
             + PEER_FENCING_FACTOR * self.fence_timeout_s,
-            "recovery (stop + 2 x start)": stop + 2 * start + 2 * self.group_extra_s,
+            "recovery (stop + 2 x start + failure-timeout)": stop
+            + 2 * start
+            + 2 * self.group_extra_s
+            + expire,
             "detection (monitor interval + monitor_api_interval)": detect,
         }
 

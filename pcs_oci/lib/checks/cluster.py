@@ -1,4 +1,5 @@
-"""verify's checks of the cluster: its nodes, the agent, the VIP resources, stickiness, quorum."""
+"""verify's checks of the cluster: nodes, agent, VIP resources, stickiness, failure-timeout,
+quorum."""
 
 from typing import Dict, NamedTuple, Optional
 
@@ -7,6 +8,7 @@ from pcs_oci.common.checks import (
     AGENT,
     CLUSTER_NODES,
     FAIL,
+    FAILURE_TIMEOUT,
     NODES_ONLINE,
     PASS,
     QUORUM,
@@ -203,6 +205,45 @@ def check_stickiness(config: Optional[Config], cib: CibFacts) -> Rows:
             )
         ]
     return [row(STICKINESS, PASS, "resource-stickiness={}".format(config.resource_stickiness))]
+
+
+def check_failure_timeout(
+    config: Optional[Config], cluster: ClusterFacts, cib: CibFacts, wanted: str
+) -> Rows:
+    """Each existing VIP's failure-timeout (its own or the resource default).
+
+    Without one, a start that failed on every node (a cloud outage: the
+    agent fails fast) leaves the fail counts at INFINITY and the VIP stopped
+    until someone cleans it up. wanted: what configure sets.
+    """
+    if config is None:
+        return []
+    if cluster.status is None:
+        return [skip(FAILURE_TIMEOUT, cluster.why_not)]
+    if cib.primitives is None:
+        return [skip(FAILURE_TIMEOUT, "cannot read the CIB: " + cib.error)]
+    none, found_any = [], False
+    for vip in config.vips:
+        found = cib.primitives.get(vip.name)
+        if found is None or found.agent != settings.AGENT_TYPE:
+            continue
+        found_any = True
+        value = found.meta.get("failure-timeout", cib.defaults.get("failure-timeout"))
+        if not pacemaker.interval_ms(value):  # unset, 0 or not a time: failures never expire
+            none.append(vip.name)
+    if none:
+        return [
+            row(
+                FAILURE_TIMEOUT,
+                WARN,
+                "no failure-timeout on {}: after a cloud outage that failed its start on "
+                "every node it stays stopped until `pcs resource cleanup`".format(", ".join(none)),
+                "`pcs-oci configure` sets failure-timeout={} on each VIP".format(wanted),
+            )
+        ]
+    if not found_any:
+        return [skip(FAILURE_TIMEOUT, "no VIP resource yet (`pcs-oci configure` creates them)")]
+    return [row(FAILURE_TIMEOUT, PASS, "failures expire (configure sets {})".format(wanted))]
 
 
 def _positive_score(value: str) -> bool:

@@ -9,7 +9,6 @@ which step, what was applied and how to finish or roll back.
 """
 
 import math
-import re
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from pcs_oci import settings
@@ -33,6 +32,8 @@ PARAM_DEFAULTS = {p.name: p.default for p in OCI_PARAMETERS}
 STOP_TIMEOUT = "20s"
 MONITOR_TIMEOUT = "20s"
 MONITOR_API_TIMEOUT = "40s"
+# failure-timeout in start timeouts (see failure_timeout).
+FAILURE_TIMEOUT_STARTS = 2
 
 
 # ---------------------------------------------------------------- desired state
@@ -42,12 +43,33 @@ def _ceil10(seconds: float) -> int:
     return int(math.ceil(seconds / 10.0) * 10)
 
 
-def start_timeout(config: Config) -> str:
-    """Long enough for the agent's worst case at the configured API timeout."""
+def _start_seconds(config: Config) -> int:
     from pcs_oci.lib.oci.settings import OciSettings, worst_case_seconds
 
     worst = worst_case_seconds(OciSettings(auth=config.oci.auth, timeout=config.oci.timeout))
-    return "{}s".format(_ceil10(worst + IPADDR2_RESERVE_SECONDS + 5))
+    return _ceil10(worst + IPADDR2_RESERVE_SECONDS + 5)
+
+
+def start_timeout(config: Config) -> str:
+    """Long enough for the agent's worst case at the configured API timeout."""
+    return "{}s".format(_start_seconds(config))
+
+
+def failure_timeout(config: Config) -> str:
+    """How long a failure counts against a node: two start timeouts (160s by default).
+
+    A start that fails sets the VIP's fail count on that node to INFINITY
+    (start-failure-is-fatal), so a cloud outage that fails its start on every
+    node in turn (the agent fails fast on a 401 or a 5xx) would leave it
+    stopped for good. With this failure-timeout the failures expire and
+    Pacemaker starts it again: at most this long after the last failure.
+    Two start timeouts: a VIP that cannot start at all (a wrong policy) is
+    tried on each node at most once per that time, so it spends at most half
+    of it starting; a cloud outage costs minutes, not a manual cleanup.
+    Pacemaker (2.0.3 and later) schedules its recheck at the moment a failure
+    expires, so cluster-recheck-interval (15 min) does not delay this.
+    """
+    return "{}s".format(FAILURE_TIMEOUT_STARTS * _start_seconds(config))
 
 
 def desired_params(config: Config, vip: Vip) -> Dict[str, str]:
@@ -77,26 +99,21 @@ def desired_ops(config: Config, vip: Vip) -> Dict[str, Tuple[str, str]]:
     }
 
 
-_UNITS = {
-    "": 1000,
-    "s": 1000,
-    "sec": 1000,
-    "ms": 1,
-    "msec": 1,
-    "us": 0.001,
-    "usec": 0.001,
-    "m": 60000,
-    "min": 60000,
-    "h": 3600000,
-    "hr": 3600000,
-}
+def desired_meta(config: Config) -> Dict[str, str]:
+    """The meta attributes configure owns on each VIP (others are left alone)."""
+    return {
+        "resource-stickiness": str(config.resource_stickiness),
+        "failure-timeout": failure_timeout(config),
+    }
 
 
-def interval_ms(text: Optional[str]) -> Optional[float]:
-    match = re.fullmatch(r"\s*(\d+)\s*([a-z]*)\s*", text or "")
-    if not match or match.group(2) not in _UNITS:
-        return None
-    return int(match.group(1)) * _UNITS[match.group(2)]
+def meta_differs(name: str, current: Optional[str], wanted: str) -> bool:
+    if current is None:
+        return True
+    if name == "failure-timeout":
+        # "160", "160s" and "160000ms" are the same time to Pacemaker.
+        return pacemaker.interval_ms(current) != pacemaker.interval_ms(wanted)
+    return current != wanted
 
 
 def _op_args(ops: Dict[str, Tuple[str, str]], names: Sequence[str]) -> List[str]:
@@ -110,9 +127,9 @@ def _op_args(ops: Dict[str, Tuple[str, str]], names: Sequence[str]) -> List[str]
 def _op_differs(current: Optional[pacemaker.Op], interval: str, timeout: str) -> bool:
     if current is None:
         return True
-    if interval_ms(current.interval) != interval_ms(interval):
+    if pacemaker.interval_ms(current.interval) != pacemaker.interval_ms(interval):
         return True
-    return interval_ms(current.timeout) != interval_ms(timeout)
+    return pacemaker.interval_ms(current.timeout) != pacemaker.interval_ms(timeout)
 
 
 # ---------------------------------------------------------------- planning
@@ -127,12 +144,12 @@ def plan_vip(
     params = desired_params(config, vip)
     groups = groups or {}
     ops = desired_ops(config, vip)
-    stickiness = str(config.resource_stickiness)
+    meta = desired_meta(config)
     if existing is None:
         argv = [settings.PCS, "resource", "create", vip.name, settings.AGENT_TYPE]
         argv += name_values(params)
         argv += _op_args(ops, ["monitor", "start", "stop"])
-        argv += ["meta", "resource-stickiness=" + stickiness]
+        argv += ["meta"] + name_values(meta)
         argv += vip_group.create_args(vip, groups)
         step = Step(
             vip.name,
@@ -172,15 +189,19 @@ def plan_vip(
                 if current.timeout:
                     undo_argv.append("timeout=" + current.timeout)
         steps.append(Step(vip.name, "update {}".format(vip.name), argv, [undo_argv]))
-    if existing.meta.get("resource-stickiness") != stickiness:
-        old = existing.meta.get("resource-stickiness", "")
-        changes.append("meta resource-stickiness: {} -> {}".format(old or "(unset)", stickiness))
+    for name, wanted in meta.items():
+        old_value = existing.meta.get(name)
+        if not meta_differs(name, old_value, wanted):
+            continue
+        changes.append("meta {}: {} -> {}".format(name, old_value or "(unset)", wanted))
+        # An empty value removes the attribute again.
+        undo = [settings.PCS, "resource", "meta", vip.name, "{}={}".format(name, old_value or "")]
         steps.append(
             Step(
                 vip.name,
-                "set resource-stickiness of {}".format(vip.name),
-                [settings.PCS, "resource", "meta", vip.name, "resource-stickiness=" + stickiness],
-                [[settings.PCS, "resource", "meta", vip.name, "resource-stickiness=" + old]],
+                "set {} of {}".format(name, vip.name),
+                [settings.PCS, "resource", "meta", vip.name, "{}={}".format(name, wanted)],
+                [undo],
             )
         )
     move = vip_group.move_step(vip, groups)

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, NamedTuple, Optional
 from pcs_oci import settings
 from pcs_oci.common.checks import FAIL, STATUSES, Check
 from pcs_oci.lib.checks import cloud, cluster, fencing, host, legacy, node, public_ip
-from pcs_oci.lib.commands.configure import plan_vip
+from pcs_oci.lib.commands.configure import failure_timeout, plan_vip
 from pcs_oci.lib.config import Config
 from pcs_oci.lib.env import Env
 from pcs_oci.lib.plan import ObjectPlan
@@ -69,6 +69,9 @@ def verify(env: Env) -> VerifyResult:
         + cloud.check_network(config, oci)
         + cluster.check_agent(state, agent)
         + cluster.check_stickiness(config, cib)
+        + cluster.check_failure_timeout(
+            config, state, cib, failure_timeout(config) if config else ""
+        )
         + cluster.check_nodes_online(state)
         + cluster.check_resources(config, state, cib, _vip_plans(config, cib))
         + fencing.check_fencing(state)

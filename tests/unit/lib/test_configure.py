@@ -50,12 +50,15 @@ CREATE = [
     "timeout=20s",
     "meta",
     "resource-stickiness=100",
+    "failure-timeout=160s",
 ]
+# Two start timeouts (80s with instance principal and the default API timeout).
+META = {"resource-stickiness": "100", "failure-timeout": "160s"}
 CURRENT_OPS = [("monitor", "10s", "20s"), ("start", "0s", "80s"), ("stop", "0s", "20s")]
 CURRENT = primitive_xml(
     "vip",
     {"ip": "10.0.0.200", "cidr_netmask": "24", "vnic_ids": VNIC_IDS},
-    {"resource-stickiness": "100"},
+    META,
     CURRENT_OPS,
 )
 
@@ -131,7 +134,7 @@ def test_equivalent_interval_spellings_are_unchanged(env_for: Any) -> None:
     current = primitive_xml(
         "vip",
         {"ip": "10.0.0.200", "cidr_netmask": "24", "vnic_ids": VNIC_IDS},
-        {"resource-stickiness": "100"},
+        META,
         [("monitor", "10000ms", "20"), ("start", "0", "80s"), ("stop", "0s", "20000ms")],
     )
     env = env_for(preflight(primitives=current))
@@ -163,11 +166,50 @@ def test_changed_params_and_stickiness(env_for: Any) -> None:
     env.runner.assert_all_called()
 
 
+def test_a_vip_without_failure_timeout_gets_one_and_its_undo_removes_it(env_for: Any) -> None:
+    # Created before configure set it: a start failed on every node would stay failed.
+    current = primitive_xml(
+        "vip",
+        {"ip": "10.0.0.200", "cidr_netmask": "24", "vnic_ids": VNIC_IDS},
+        {"resource-stickiness": "100"},
+        CURRENT_OPS,
+    )
+    meta = [PCS, "resource", "meta", "vip", "failure-timeout=160s"]
+    env = env_for(preflight(primitives=current) + [Call(meta)])
+    result = configure.configure(env)
+    env.runner.assert_all_called()
+    (vip,) = result.vips
+    assert vip.changes == ["meta failure-timeout: (unset) -> 160s"]
+    (step,) = vip.steps
+    assert step.undo == [[PCS, "resource", "meta", "vip", "failure-timeout="]]
+
+
+def test_an_equivalent_failure_timeout_spelling_is_unchanged(env_for: Any) -> None:
+    current = primitive_xml(
+        "vip",
+        {"ip": "10.0.0.200", "cidr_netmask": "24", "vnic_ids": VNIC_IDS},
+        {"resource-stickiness": "100", "failure-timeout": "160000ms"},
+        CURRENT_OPS,
+    )
+    env = env_for(preflight(primitives=current))
+    assert configure.configure(env).vips[0].action == "unchanged"
+
+
+def test_failure_timeout_is_two_start_timeouts(env_for: Any) -> None:
+    env = env_for(
+        preflight(),
+        oci={"auth": "api_key", "config_file": "/etc/oci/config", "timeout": 5},
+    )
+    (step,) = configure.configure(env, dry_run=True).steps
+    assert "timeout=50s" in step.argv  # start
+    assert step.argv[-3:] == ["meta", "resource-stickiness=100", "failure-timeout=100s"]
+
+
 def test_removed_vnic_ids_are_unset_and_admin_params_kept(env_for: Any) -> None:
     current = primitive_xml(
         "vip",
         {"ip": "10.0.0.200", "cidr_netmask": "24", "vnic_ids": VNIC_IDS, "arp_count": "9"},
-        {"resource-stickiness": "100"},
+        META,
         CURRENT_OPS,
     )
     env = env_for(

@@ -44,7 +44,7 @@ VIP = primitive_xml(
         "cidr_netmask": "24",
         "vnic_ids": "node1={},node2={}".format(VNIC1, VNIC2),
     },
-    {"resource-stickiness": "100"},
+    {"resource-stickiness": "100", "failure-timeout": "160s"},
     [("monitor", "10s", "20s"), ("start", "0s", "80s"), ("stop", "0s", "20s")],
 )
 STONITH = ("stonith", "", "fence_oci")

@@ -107,7 +107,11 @@ def test_a_heartbeat_ipaddr2_is_converted_in_place():
     assert params["vnic_ids"] == "node1={},node2={}".format(VNIC1, VNIC2)
     assert params["auth"] == "api_key"
     assert params["endpoint"] == "http://192.0.2.1:8000"
-    assert cib.nvpairs(vip, "meta_attributes") == {"resource-stickiness": "100"}
+    assert cib.nvpairs(vip, "meta_attributes") == {
+        "resource-stickiness": "100",
+        # Two start timeouts (60s with api_key auth).
+        "failure-timeout": "120s",
+    }
     # Same place in its group; constraints untouched.
     group = cib.by_id(new, "web")
     assert group is not None and ids_in_order(group) == ["vip", "app"]
