@@ -13,7 +13,7 @@ The contract (see ocf_oci_IPaddr2(7)):
 
 import os
 import time
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, NamedTuple, Optional
 
 from pcs_oci.agent import ipaddr2, ocf, state
 from pcs_oci.agent.params import AgentError, AgentParams, parse
@@ -21,6 +21,10 @@ from pcs_oci.common import reports
 from pcs_oci.common.agent_params import AUTH_API_KEY, ipaddr2_reserve
 from pcs_oci.lib.errors import CloudError, PcsOciError
 from pcs_oci.lib.oci.settings import check_settings, fit_budget
+
+if TYPE_CHECKING:
+    # Imported where used: monitor without monitor_api never loads it.
+    from pcs_oci.lib.vip import PrivateIpInfo
 
 DEFAULT_TIMEOUTS = {"start": 90.0, "monitor": 40.0, "validate-all": 30.0}
 
@@ -222,7 +226,7 @@ def _monitor_api(ctx: Context, p: AgentParams) -> int:
     if saved.get("ip") == p.ip and 0 <= age < p.monitor_api_interval:
         return ocf.OCF_SUCCESS
     try:
-        holder, vnic_id, private_ip_id = _where_in_oci(ctx, p, saved)
+        seen = _where_in_oci(ctx, p, saved)
     except (PcsOciError, AgentError) as e:
         reason = e.reason if isinstance(e, AgentError) else _cloud_reason("OCI check", e)
         if not saved.get("warned"):
@@ -233,28 +237,50 @@ def _monitor_api(ctx: Context, p: AgentParams) -> int:
             )
         state.save(ctx.environ, dict(saved, ip=p.ip, checked_at=now, warned=True))
         return ocf.OCF_SUCCESS
-    state.save(
-        ctx.environ,
-        dict(
-            saved,
-            ip=p.ip,
-            vnic_id=vnic_id,
-            private_ip_id=private_ip_id,
-            checked_at=now,
-            warned=False,
-        ),
-    )
-    if holder != vnic_id:
+    known = dict(saved, ip=p.ip, vnic_id=seen.vnic_id, private_ip_id=seen.private_ip.id)
+    if seen.private_ip.moving:
+        # No vnicId and no ipState AVAILABLE: a move in flight (ours, or an
+        # admin's), not an address on no VNIC. Not failing the resource, and
+        # not counted as a check: the next monitor asks again.
+        if "moving_since" not in saved:
+            ctx.log.info(
+                "OCI is moving %s (private IP %s shows no VNIC until the move lands); "
+                "checking again at the next monitor",
+                p.ip,
+                seen.private_ip.id,
+            )
+        state.save(ctx.environ, dict(known, moving_since=saved.get("moving_since", now)))
+        return ocf.OCF_SUCCESS
+    known.pop("moving_since", None)
+    state.save(ctx.environ, dict(known, checked_at=now, warned=False))
+    holder = seen.private_ip.vnic_id
+    if holder != seen.vnic_id:
+        if holder:
+            where = "VNIC " + holder
+        elif seen.private_ip.id:
+            where = "no VNIC (ipState AVAILABLE)"
+        else:
+            where = "no VNIC (no private IP has the address)"
         ctx.plumbing.exit_reason(
-            "OCI assigns {} to VNIC {}, not to this node's VNIC {}: it was moved outside "
-            "the cluster".format(p.ip, holder or "(none)", vnic_id)
+            "OCI assigns {} to {}, not to this node's VNIC {}: it was moved outside "
+            "the cluster".format(p.ip, where, seen.vnic_id)
         )
         return ocf.OCF_NOT_RUNNING
     return ocf.OCF_SUCCESS
 
 
-def _where_in_oci(ctx: Context, p: AgentParams, saved: Dict[str, Any]) -> Any:
-    """(VNIC holding the VIP in OCI, this node's VNIC, private IP OCID)."""
+class _Seen(NamedTuple):
+    """What monitor_api learnt: this node's VNIC and the VIP's private IP in OCI."""
+
+    vnic_id: str
+    # Its id is "" when OCI has no private IP with the VIP's address.
+    private_ip: "PrivateIpInfo"
+
+
+def _where_in_oci(ctx: Context, p: AgentParams, saved: Dict[str, Any]) -> _Seen:
+    """This node's VNIC and the VIP's private IP as OCI shows it."""
+    from pcs_oci.lib.vip import PrivateIpInfo, info_of, where_is_vip
+
     vnic_id = saved.get("vnic_id") if saved.get("ip") == p.ip else None
     private_ip_id = saved.get("private_ip_id") if vnic_id else None
     if not vnic_id:
@@ -265,14 +291,11 @@ def _where_in_oci(ctx: Context, p: AgentParams, saved: Dict[str, Any]) -> Any:
             from pcs_oci.lib.oci.api import ip_family
 
             tagged = api.get_ip(ip_family(p.ip), private_ip_id)
-            return tagged.data.get("vnic_id"), vnic_id, private_ip_id
-        from pcs_oci.lib.vip import where_is_vip
-
+            return _Seen(vnic_id, info_of(tagged.data))
         subnet_id = api.get_vnic(vnic_id)["subnet_id"]
         info = where_is_vip(api, p.ip, subnet_id)
-        if info is None:
-            return None, vnic_id, None
-        return info.vnic_id, vnic_id, info.id
+        # No private IP at all is on no VNIC for certain (not a move).
+        return _Seen(vnic_id, info or PrivateIpInfo("", None, False, unassigned=True))
 
 
 def validate_all(ctx: Context) -> int:

@@ -296,7 +296,7 @@ class NodeFacts(NamedTuple):
     hostname: str
     instance_id: str
     display_name: str
-    # Canonical ("us-ashburn-1") when IMDS says so; see _canonical_region.
+    # Canonical ("us-ashburn-1") when IMDS says so; see canonical_region.
     region: str
     availability_domain: str
     fault_domain: str
@@ -315,7 +315,7 @@ def read_node_facts(imds: Imds) -> NodeFacts:
         hostname=_text(doc, "hostname", "instance/", required=False) or socket.gethostname(),
         instance_id=_text(doc, "id", "instance/"),
         display_name=_text(doc, "displayName", "instance/", required=False),
-        region=_canonical_region(doc),
+        region=canonical_region(doc),
         availability_domain=_text(doc, "availabilityDomain", "instance/", required=False),
         fault_domain=_text(doc, "faultDomain", "instance/", required=False),
         compartment_id=_text(doc, "compartmentId", "instance/"),
@@ -324,7 +324,8 @@ def read_node_facts(imds: Imds) -> NodeFacts:
     )
 
 
-def _canonical_region(doc: Dict[str, Any]) -> str:
+def canonical_region(doc: Dict[str, Any]) -> str:
+    """The instance document's region, canonical ("us-ashburn-1") when IMDS says."""
     # `region` is the short code ("iad"); mapping it needs the SDK's table,
     # which this module must not import, so prefer the canonical fields.
     info = doc.get("regionInfo")

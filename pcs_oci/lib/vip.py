@@ -84,6 +84,18 @@ class PrivateIpInfo(NamedTuple):
     id: str
     vnic_id: Optional[str]
     is_primary: bool
+    # OCI says it is on no VNIC on purpose: ipState AVAILABLE (a reserved IP
+    # set aside). Only SDKs from 2.146.0 carry ipState.
+    unassigned: bool = False
+
+    @property
+    def moving(self) -> bool:
+        """On no VNIC without OCI saying so: a move in flight, not an address
+        on no VNIC (recorded UpdatePrivateIp answers, and GETs until the move
+        lands, carry no vnicId; docs/oci-behaviour.md). On an SDK without
+        ipState an unassigned reserved IP looks the same, and is taken for a
+        move too: never for one nobody holds."""
+        return self.vnic_id is None and not self.unassigned
 
 
 def _unassigned(entry: Dict[str, Any]) -> bool:
@@ -118,11 +130,13 @@ def _family(api: VipApi, address: IPAddress) -> _Family:
     return _Family(api, ip_family(address))
 
 
-def _info(entry: Dict[str, Any]) -> PrivateIpInfo:
+def info_of(entry: Dict[str, Any]) -> PrivateIpInfo:
+    """A PrivateIp's or Ipv6's answer (OciApi's dict) as a PrivateIpInfo."""
     return PrivateIpInfo(
         id=str(entry.get("id") or ""),
         vnic_id=entry.get("vnic_id") or None,
         is_primary=bool(entry.get("is_primary")),
+        unassigned=_unassigned(entry),
     )
 
 
@@ -154,7 +168,7 @@ def _find(family: _Family, address: IPAddress, subnet_id: str) -> Optional[Priva
                 "delete the stray ones in the console so exactly one is left",
             )
         )
-    return _info(entries[0]) if entries else None
+    return info_of(entries[0]) if entries else None
 
 
 def _primary_error(address: IPAddress, vnic_id: Optional[str]) -> ConfigError:
@@ -242,17 +256,17 @@ def assign_vip(
                     raise _not_confirmed(address, created, vnic_id)
                 return AssignResult(ACTION_CREATED, created.id, None)
             current = family.get(found.id)
-            now = _info(current.data)
-            if now.vnic_id is None and not _unassigned(current.data):
+            now = info_of(current.data)
+            if now.moving:
                 # Someone's move in flight (or ours, from a start that timed
                 # out after its write): let it land rather than overtake it.
                 current = _read_back(
                     family,
                     found.id,
-                    lambda entry, data: entry.vnic_id is None and not _unassigned(data),
+                    lambda entry, _: entry.moving,
                     min(deadline, time.monotonic() + IN_FLIGHT_GRACE_SECONDS),
                 )
-                now = _info(current.data)
+                now = info_of(current.data)
             if now.is_primary:
                 raise _primary_error(address, now.vnic_id)
             if now.vnic_id == vnic_id:
@@ -351,7 +365,7 @@ def _read_back(
     pause = _FIRST_POLL_SECONDS
     while True:
         current = family.get(private_ip_id)
-        if not waiting(_info(current.data), current.data) or time.monotonic() + pause >= until:
+        if not waiting(info_of(current.data), current.data) or time.monotonic() + pause >= until:
             return current
         time.sleep(pause)
         pause = min(pause * 2, _MAX_POLL_SECONDS)
@@ -374,7 +388,7 @@ def _landed(
         return now.vnic_id is None
 
     try:
-        now = _info(_read_back(family, private_ip_id, moving, deadline).data)
+        now = info_of(_read_back(family, private_ip_id, moving, deadline).data)
     except CloudError as e:
         if e.reports and e.reports[0].code == reports.OCI_TIMEOUT:
             raise _not_landed(address, private_ip_id, vnic_id, None, e) from None

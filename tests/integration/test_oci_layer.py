@@ -76,11 +76,11 @@ def test_already_here_no_write_call(fake_oci: Any, make_api: ApiFactory, auth: s
     assert result.action == "unchanged" and result.previous_vnic_id == local
     assert writes(fake_oci) == []
     # OCI names a next page even for this one-item answer, and the page is
-    # empty (docs/oci-behaviour.md): today's OciApi follows it. Issue 12
-    # point 2: a lookup that matches at most one address should not.
+    # empty (docs/oci-behaviour.md): a lookup by address and subnet, which
+    # matches at most one private IP, does not follow it.
+    assert fake_oci.fidelity()["always_next_page"]
     assert [c["op"] for c in fake_oci.calls() if not c["op"].startswith(("Imds", "Fed"))] == [
         "GetVnic",
-        "ListPrivateIps",
         "ListPrivateIps",
     ]
 
@@ -162,6 +162,25 @@ def test_ipv6_moved_then_created(fake_oci: Any, make_api: ApiFactory, auth: str)
     assert not fake_oci.calls("ListPrivateIps")
 
 
+@pytest.mark.fake_world(ipv6_cidr="fd00:10::/64", secondary_ips={VIP6: "node1"})
+def test_ipv6_lookup_by_address_reads_one_page(fake_oci: Any, make_api: ApiFactory) -> None:
+    """ListIpv6s pages like ListPrivateIps (always a token): one address in
+    its subnet is one page."""
+    local = vnic_of(fake_oci, "node1")
+    assert assign_vip(make_api(), local, VIP6).action == "unchanged"
+    assert len(fake_oci.calls("ListIpv6s")) == 1
+
+
+@pytest.mark.fake_world(secondary_ips={"10.0.0.{}".format(100 + i): "node1" for i in range(3)})
+def test_lists_that_can_match_many_still_page(fake_oci: Any, make_api: ApiFactory) -> None:
+    """A VNIC's private IPs can fill many pages: those lists follow opc-next-page
+    to the (recorded) empty last page."""
+    api = make_api()
+    listed = api.list_ips(IPV4, vnic_id=vnic_of(fake_oci, "node1"))
+    assert len(listed) == 4  # the primary and three secondaries
+    assert len(fake_oci.calls("ListPrivateIps")) == 2  # the items, then the empty page
+
+
 @pytest.mark.fake_world(secondary_ips={VIP: "node2"})
 def test_where_is_vip(fake_oci: Any, make_api: ApiFactory) -> None:
     api = make_api()
@@ -180,8 +199,9 @@ def test_retries_then_success(fake_oci: Any, make_api: ApiFactory, status: int, 
     fake_oci.faults.add("ListPrivateIps", status=status, code=code, count=2)
     fake_oci.faults.add("UpdatePrivateIp", status=status, code=code, count=1)
     assert assign_vip(make_api(), vnic_of(fake_oci, "node1"), VIP).action == "moved"
-    # The last is the empty page OCI always names (see test_already_here_no_write_call).
-    assert [c["status"] for c in fake_oci.calls("ListPrivateIps")] == [status, status, 200, 200]
+    # One page: the empty one OCI always names is not read (see
+    # test_already_here_no_write_call).
+    assert [c["status"] for c in fake_oci.calls("ListPrivateIps")] == [status, status, 200]
     assert [c["status"] for c in fake_oci.calls("UpdatePrivateIp")] == [status, 200]
 
 
@@ -221,9 +241,6 @@ def test_beyond_the_time_bound(fake_oci: Any, make_api: ApiFactory) -> None:
 
 
 @pytest.mark.fake_world(secondary_ips={VIP: "node2"})
-# The sequence this budget is sized for has one ListPrivateIps: no empty next
-# page (which today's OciApi would follow; issue 12 point 2).
-@pytest.mark.fake_fidelity(always_next_page=False)
 def test_budget_is_shared_by_all_calls_of_one_move(fake_oci: Any, make_api: ApiFactory) -> None:
     """Each call alone is within the budget; together they are not.
 

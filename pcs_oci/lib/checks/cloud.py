@@ -254,7 +254,7 @@ def check_vip_private_ip(config: Optional[Config], cloud: CloudFacts) -> Rows:
     if why:
         return [skip(VIP_PRIVATE_IP, why)]
     owners = {n.vnic_id: n.hostname for n in config.nodes if n.vnic_id}
-    details, problems, warnings = [], [], []
+    details, problems, warnings, fixes = [], [], [], []
     for ip, info in cloud.vips:
         if info is None:
             warnings.append("{} does not exist yet: the first start creates it".format(ip))
@@ -262,11 +262,21 @@ def check_vip_private_ip(config: Optional[Config], cloud: CloudFacts) -> Rows:
             problems.append(
                 "{} is the primary IP of VNIC {}: it cannot move".format(ip, info.vnic_id)
             )
+        elif info.moving:
+            # No vnicId while a move lands (docs/oci-behaviour.md): not an
+            # address on no VNIC.
+            warnings.append(
+                "{} is being moved: OCI shows no VNIC for it until the move lands".format(ip)
+            )
+            fixes.append("run verify again in a few seconds")
+        elif info.vnic_id is None:
+            warnings.append(
+                "{} is a reserved private IP on no VNIC (ipState AVAILABLE): the next start "
+                "attaches it".format(ip)
+            )
         else:
             details.append(
-                "{} on VNIC {} ({})".format(
-                    ip, info.vnic_id or "none", owners.get(info.vnic_id or "", "?")
-                )
+                "{} on VNIC {} ({})".format(ip, info.vnic_id, owners.get(str(info.vnic_id), "?"))
             )
     if problems:
         return [
@@ -278,13 +288,17 @@ def check_vip_private_ip(config: Optional[Config], cloud: CloudFacts) -> Rows:
             )
         ]
     if warnings:
+        if any(info is None for _, info in cloud.vips):
+            fixes.append(
+                "optional: create it now in the console (VNIC > IPv4 Addresses > Assign "
+                "Secondary Private IP)"
+            )
         return [
             row(
                 VIP_PRIVATE_IP,
                 WARN,
                 "; ".join(warnings + details),
-                "optional: create it now in the console (VNIC > IPv4 Addresses > Assign "
-                "Secondary Private IP)",
+                "; ".join(fixes),
             )
         ]
     return [row(VIP_PRIVATE_IP, PASS, "; ".join(details))]

@@ -23,7 +23,7 @@ from pcs_oci.lib.oci import auth, errors, sdk
 from pcs_oci.lib.oci.retry import retry_strategy
 from pcs_oci.lib.oci.settings import OciSettings, backoff_seconds, check_settings, timeouts
 
-# Pagination guard: a list of private IPs for one address is one page.
+# Pagination guard: no list we make has anywhere near this many pages.
 _MAX_PAGES = 1000
 
 
@@ -110,8 +110,14 @@ class OciApi:
             if self.settings.auth == params.AUTH_API_KEY:
                 self._auth = (auth.api_key_config(oci, self.settings), None)
             else:
-                signer = auth.instance_principal_signer(oci, self.settings)
-                region = self.settings.region or signer.region
+                # IMDS's canonical region name, not the signer's: older SDKs
+                # map IMDS's short code through a table that lacks newer
+                # regions, and keep the raw code ("mty") when it does not
+                # know it (docs/oci-behaviour.md).
+                # (The signer's token endpoint needs it too.)
+                known = auth.instance_region(self.settings.max_total_seconds)
+                signer = auth.instance_principal_signer(oci, self.settings, known)
+                region = self.settings.region or (known.name if known else signer.region)
                 self._auth = ({"region": region}, signer)
         return self._auth
 
@@ -217,11 +223,18 @@ class OciApi:
         return sdk.to_dict(response.data)
 
     def _list(
-        self, operation: str, kind: str, method: str, *args: Any, **kwargs: Any
+        self,
+        operation: str,
+        kind: str,
+        method: str,
+        *args: Any,
+        max_pages: int = _MAX_PAGES,
+        **kwargs: Any,
     ) -> List[Dict[str, Any]]:
+        """Every item, following opc-next-page for at most max_pages pages."""
         items: List[Dict[str, Any]] = []
         page: Optional[str] = None
-        for _ in range(_MAX_PAGES):
+        for _ in range(max_pages):
             if page:
                 kwargs["page"] = page
             response = self._call(operation, kind, method, *args, expect="list", **kwargs)
@@ -262,10 +275,23 @@ class OciApi:
         subnet_id: Optional[str] = None,
         vnic_id: Optional[str] = None,
     ) -> List[Dict[str, Any]]:
+        """The private IPs (IPv6s) matching the filters.
+
+        An address with its subnet names at most one object (OCI keeps
+        addresses unique within a subnet), so that lookup reads one page
+        only: real OCI puts opc-next-page on every non-empty page, the
+        one-item answer included, and the page it names is empty (oci-cli's
+        recording, docs/oci-behaviour.md), so following it would double the
+        round trips of every start and monitor for nothing. A second match
+        on that one page is still seen (vip._find: VIP_AMBIGUOUS). Every
+        other filter can match many, and pages on.
+        """
+        unique = ip_address is not None and subnet_id is not None
         return self._list(
             family.operation("List"),
             "network",
             family.sdk_method("List"),
+            max_pages=1 if unique else _MAX_PAGES,
             **_given(ip_address=ip_address, subnet_id=subnet_id, vnic_id=vnic_id),
         )
 
@@ -367,7 +393,7 @@ def new_retry_token() -> str:
     return uuid.uuid4().hex
 
 
-def _given(**kwargs: Optional[str]) -> Dict[str, str]:
+def _given(**kwargs: Optional[str]) -> Dict[str, Any]:
     return {k: v for k, v in kwargs.items() if v is not None}
 
 
