@@ -93,6 +93,11 @@ class OciApi:
         region = self._auth[0].get("region") if self._auth else self.settings.region
         return "https://iaas.{}.oraclecloud.com".format(region or "<region>")
 
+    @property
+    def region(self) -> Optional[str]:
+        """The region the calls are signed for; None before the first call."""
+        return str(self._auth[0].get("region") or "") or None if self._auth else None
+
     @contextmanager
     def budget(self, seconds: Optional[float] = None) -> Iterator[None]:
         """All calls inside share one retry deadline (max_total_seconds by default)."""
