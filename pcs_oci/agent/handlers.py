@@ -253,10 +253,13 @@ def _monitor_api(ctx: Context, p: AgentParams) -> int:
         return ocf.OCF_SUCCESS
     known.pop("moving_since", None)
     state.save(ctx.environ, dict(known, checked_at=now, warned=False))
-    holder = seen.private_ip.vnic_id
+    # An IPv6 being deleted is on no VNIC whatever its vnicId still says.
+    holder = None if seen.private_ip.gone else seen.private_ip.vnic_id
     if holder != seen.vnic_id:
         if holder:
             where = "VNIC " + holder
+        elif seen.private_ip.gone:
+            where = "no VNIC (the IPv6 is {})".format(seen.private_ip.state)
         elif seen.private_ip.id:
             where = "no VNIC (ipState AVAILABLE)"
         else:

@@ -21,7 +21,8 @@ import time
 from typing import Any, Callable, ContextManager, Dict, List, NamedTuple, Optional, Protocol, Union
 
 from pcs_oci.common import reports
-from pcs_oci.lib.errors import CloudError, ConfigError
+from pcs_oci.lib import vip_errors
+from pcs_oci.lib.errors import CloudError
 from pcs_oci.lib.imds import IPAddress, parse_ip
 from pcs_oci.lib.oci.api import IpFamily, Tagged, ip_family, new_retry_token
 from pcs_oci.lib.oci.errors import http_detail
@@ -42,6 +43,16 @@ IN_FLIGHT_GRACE_SECONDS = 5.0
 # The bound of a whole assign_vip when the caller gives no budget_seconds:
 # OciApi's default retry budget, which also ends the calls themselves.
 DEFAULT_BUDGET_SECONDS = DEFAULT_MAX_TOTAL_SECONDS
+
+# Ipv6 lifecycleState, the SDK model's values. No recording shows them, so
+# this is our assumption: PROVISIONING is an address being set up on its
+# VNIC, not usable yet (start waits for AVAILABLE within its budget);
+# TERMINATING one being deleted (start waits until it is gone, then creates
+# the address anew); TERMINATED one deleted, which a list may still show:
+# it is taken as absent. The same as the fakes do (tests/fakes/fidelity.py).
+IPV6_PROVISIONING = "PROVISIONING"
+IPV6_AVAILABLE = "AVAILABLE"
+IPV6_GONE = ("TERMINATING", "TERMINATED")
 
 ACTION_UNCHANGED = "unchanged"
 ACTION_MOVED = "moved"
@@ -87,6 +98,17 @@ class PrivateIpInfo(NamedTuple):
     # OCI says it is on no VNIC on purpose: ipState AVAILABLE (a reserved IP
     # set aside). Only SDKs from 2.146.0 carry ipState.
     unassigned: bool = False
+    # An Ipv6's lifecycleState ("" for a private IP, which has none).
+    state: str = ""
+
+    @property
+    def gone(self) -> bool:
+        """An Ipv6 being deleted or deleted: on no VNIC for good."""
+        return self.state in IPV6_GONE
+
+    @property
+    def provisioning(self) -> bool:
+        return self.state == IPV6_PROVISIONING
 
     @property
     def moving(self) -> bool:
@@ -95,7 +117,7 @@ class PrivateIpInfo(NamedTuple):
         lands, carry no vnicId; docs/oci-behaviour.md). On an SDK without
         ipState an unassigned reserved IP looks the same, and is taken for a
         move too: never for one nobody holds."""
-        return self.vnic_id is None and not self.unassigned
+        return self.vnic_id is None and not self.unassigned and not self.gone
 
 
 def _unassigned(entry: Dict[str, Any]) -> bool:
@@ -137,6 +159,7 @@ def info_of(entry: Dict[str, Any]) -> PrivateIpInfo:
         vnic_id=entry.get("vnic_id") or None,
         is_primary=bool(entry.get("is_primary")),
         unassigned=_unassigned(entry),
+        state=str(entry.get("lifecycle_state") or ""),
     )
 
 
@@ -152,7 +175,7 @@ def _find(family: _Family, address: IPAddress, subnet_id: str) -> Optional[Priva
     entries = [
         e
         for e in family.list(ip_address=str(address), subnet_id=subnet_id)
-        if _same_ip(e.get("ip_address"), address)
+        if _same_ip(e.get("ip_address"), address) and e.get("lifecycle_state") != "TERMINATED"
     ]
     if len(entries) > 1:
         raise CloudError(
@@ -169,16 +192,6 @@ def _find(family: _Family, address: IPAddress, subnet_id: str) -> Optional[Priva
             )
         )
     return info_of(entries[0]) if entries else None
-
-
-def _primary_error(address: IPAddress, vnic_id: Optional[str]) -> ConfigError:
-    return ConfigError(
-        reports.item(
-            reports.VIP_IS_PRIMARY_IP,
-            "VIP {} is the primary private IP of VNIC {}".format(address, vnic_id or "?"),
-            "the VIP must be a secondary private IP; a primary IP cannot move",
-        )
-    )
 
 
 def where_is_vip(api: VipApi, ip: Union[str, IPAddress], subnet_id: str) -> Optional[PrivateIpInfo]:
@@ -226,17 +239,22 @@ def assign_vip(
                 )
             )
         if address.version == 4 and _same_ip(vnic.get("private_ip"), address):
-            raise _primary_error(address, vnic_id)
+            raise vip_errors.primary_error(address, vnic_id)
         retry_token = new_retry_token()
         # The write we lost and where the VIP was when we tried it.
         lost: Optional[CloudError] = None
         seen: Optional[str] = None
         for _ in range(max_races):
             found = _find(family, address, str(subnet_id))
+            if found is not None and found.gone:
+                # An IPv6 being deleted: let the delete finish, then create.
+                _wait_until_deleted(family, address, found, deadline)
+                found = None
             if found is not None and found.is_primary:
-                raise _primary_error(address, found.vnic_id)
+                raise vip_errors.primary_error(address, found.vnic_id)
             holder = found.vnic_id if found is not None else None
             if found is not None and holder == vnic_id:
+                _until_available(family, address, found, vnic_id, deadline)
                 return AssignResult(ACTION_UNCHANGED, found.id, vnic_id)
             if lost is not None and holder != seen:
                 raise _conflict(family, address, vnic_id, holder, lost)
@@ -253,7 +271,13 @@ def assign_vip(
                 # (a garbled 200 after a create that happened).
                 created = _find(family, address, str(subnet_id))
                 if created is None or created.vnic_id != vnic_id:
-                    raise _not_confirmed(address, created, vnic_id)
+                    raise vip_errors.not_confirmed(
+                        address,
+                        created.id if created else None,
+                        created.vnic_id if created else None,
+                        vnic_id,
+                    )
+                _until_available(family, address, created, vnic_id, deadline)
                 return AssignResult(ACTION_CREATED, created.id, None)
             current = family.get(found.id)
             now = info_of(current.data)
@@ -268,7 +292,7 @@ def assign_vip(
                 )
                 now = info_of(current.data)
             if now.is_primary:
-                raise _primary_error(address, now.vnic_id)
+                raise vip_errors.primary_error(address, now.vnic_id)
             if now.vnic_id == vnic_id:
                 return AssignResult(ACTION_UNCHANGED, found.id, vnic_id)
             if lost is not None and now.vnic_id != seen:
@@ -371,6 +395,65 @@ def _read_back(
         pause = min(pause * 2, _MAX_POLL_SECONDS)
 
 
+def _out_of_time(e: CloudError) -> bool:
+    """The op's budget ended the read-back (OciApi's OCI_TIMEOUT)."""
+    return bool(e.reports) and e.reports[0].code == reports.OCI_TIMEOUT
+
+
+def _until_available(
+    family: _Family, address: IPAddress, found: PrivateIpInfo, vnic_id: str, deadline: float
+) -> None:
+    """An Ipv6 still PROVISIONING on vnic_id: read it back until it is AVAILABLE."""
+    if not found.provisioning:
+        return
+    try:
+        now = info_of(_read_back(family, found.id, lambda e, _: e.provisioning, deadline).data)
+    except CloudError as e:
+        if not _out_of_time(e):
+            raise
+        now = found
+    if now.provisioning:
+        raise CloudError(
+            reports.item(
+                reports.VIP_MOVE_NOT_CONFIRMED,
+                "VIP {} ({}) on VNIC {} was still PROVISIONING at the end of the op's time".format(
+                    address, found.id, vnic_id
+                ),
+                "OCI is slow to set the address up; the next start looks again and"
+                " does not create it twice",
+            ),
+            transient=True,
+        )
+    if now.vnic_id != vnic_id or now.gone:
+        raise vip_errors.not_confirmed(address, now.id, now.vnic_id, vnic_id)
+
+
+def _wait_until_deleted(
+    family: _Family, address: IPAddress, found: PrivateIpInfo, deadline: float
+) -> None:
+    """An Ipv6 TERMINATING: read it back until it is TERMINATED or not found."""
+    try:
+        now = info_of(
+            _read_back(family, found.id, lambda e, _: e.state == "TERMINATING", deadline).data
+        )
+    except CloudError as e:
+        if e.status == 404:
+            return
+        if not _out_of_time(e):
+            raise
+        now = found
+    if now.state == "TERMINATING":
+        raise CloudError(
+            reports.item(
+                reports.VIP_MOVE_NOT_CONFIRMED,
+                "VIP {} ({}) is being deleted (TERMINATING) and was not gone at the end of"
+                " the op's time".format(address, found.id),
+                "someone deletes the IPv6 address; the next start creates it again once it is gone",
+            ),
+            transient=True,
+        )
+
+
 def _landed(
     family: _Family,
     address: IPAddress,
@@ -390,55 +473,11 @@ def _landed(
     try:
         now = info_of(_read_back(family, private_ip_id, moving, deadline).data)
     except CloudError as e:
-        if e.reports and e.reports[0].code == reports.OCI_TIMEOUT:
-            raise _not_landed(address, private_ip_id, vnic_id, None, e) from None
+        if _out_of_time(e):
+            raise vip_errors.not_landed(address, private_ip_id, vnic_id, None, e) from None
         raise
     if now.vnic_id == vnic_id:
         return AssignResult(ACTION_MOVED, private_ip_id, previous)
     if moving(now, {}):
-        raise _not_landed(address, private_ip_id, vnic_id, now.vnic_id, None)
-    raise _not_confirmed(address, PrivateIpInfo(private_ip_id, now.vnic_id, False), vnic_id)
-
-
-def _not_landed(
-    address: IPAddress,
-    private_ip_id: str,
-    vnic_id: str,
-    shows: Optional[str],
-    timeout: Optional[CloudError],
-) -> CloudError:
-    return CloudError(
-        reports.item(
-            reports.VIP_MOVE_NOT_CONFIRMED,
-            "VIP {} ({}): OCI accepted the move to VNIC {} but it had not landed within the"
-            " op's time ({}){}".format(
-                address,
-                private_ip_id,
-                vnic_id,
-                "it still shows VNIC {}".format(shows) if shows else "it still shows no VNIC",
-                "; " + timeout.reports[0].message if timeout is not None else "",
-            ),
-            "OCI is slow to apply the move; the next start (or monitor) looks again and"
-            " does not move it twice",
-        ),
-        transient=True,
-        status=timeout.status if timeout is not None else 0,
-        oci_code=timeout.oci_code if timeout is not None else "",
-        request_id=timeout.request_id if timeout is not None else "",
-    )
-
-
-def _not_confirmed(address: IPAddress, now: Optional[PrivateIpInfo], vnic_id: str) -> CloudError:
-    return CloudError(
-        reports.item(
-            reports.VIP_MOVE_NOT_CONFIRMED,
-            "VIP {} ({}) is on VNIC {} right after moving it to VNIC {}".format(
-                address,
-                now.id if now else "gone",
-                (now.vnic_id if now else None) or "none",
-                vnic_id,
-            ),
-            "another node took it back; check the cluster for a split brain",
-        ),
-        transient=True,
-    )
+        raise vip_errors.not_landed(address, private_ip_id, vnic_id, now.vnic_id, None)
+    raise vip_errors.not_confirmed(address, private_ip_id, now.vnic_id, vnic_id)

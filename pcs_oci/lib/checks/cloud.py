@@ -262,6 +262,12 @@ def check_vip_private_ip(config: Optional[Config], cloud: CloudFacts) -> Rows:
             problems.append(
                 "{} is the primary IP of VNIC {}: it cannot move".format(ip, info.vnic_id)
             )
+        elif info.gone:
+            warnings.append(
+                "{} is being deleted (IPv6 {}): the next start creates it again".format(
+                    ip, info.state
+                )
+            )
         elif info.moving:
             # No vnicId while a move lands (docs/oci-behaviour.md): not an
             # address on no VNIC.
