@@ -119,9 +119,7 @@ class OciApi:
                 # map IMDS's short code through a table that lacks newer
                 # regions, and keep the raw code ("mty") when it does not
                 # know it (docs/oci-behaviour.md).
-                # (The signer's token endpoint needs it too.)
-                known = auth.instance_region(self.settings.max_total_seconds)
-                signer = auth.instance_principal_signer(oci, self.settings, known)
+                signer, known = auth.instance_principal_signer(oci, self.settings)
                 region = self.settings.region or (known.name if known else signer.region)
                 self._auth = ({"region": region}, signer)
         return self._auth

@@ -16,7 +16,7 @@ import threading
 import time
 import urllib.parse
 from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 from pcs_oci import settings as pcs_settings
 from pcs_oci.common import reports
@@ -210,7 +210,7 @@ def instance_region(seconds: float) -> Optional[InstanceRegion]:
     from pcs_oci.lib.imds import Imds, canonical_region
 
     try:
-        doc = Imds(max_total_seconds=max(0.5, min(seconds, 5.0))).instance()
+        doc = Imds(max_total_seconds=max(0.1, min(seconds, 5.0))).instance()
         info = doc.get("regionInfo")
         domain = info.get("realmDomainComponent") if isinstance(info, dict) else None
         return InstanceRegion(
@@ -220,29 +220,33 @@ def instance_region(seconds: float) -> Optional[InstanceRegion]:
         return None
 
 
-def instance_principal_signer(
-    oci: Any, s: OciSettings, region: Optional[InstanceRegion] = None
-) -> Any:
-    """The SDK's instance-principal signer (IMDS certificate, then a token),
-    built within s.max_total_seconds; any failure is OCI_AUTH_FAILED (or
-    OCI_CLOCK_SKEW), transient. region: this instance's, from IMDS."""
+def instance_principal_signer(oci: Any, s: OciSettings) -> Tuple[Any, Optional[InstanceRegion]]:
+    """The SDK's instance-principal signer (IMDS certificate, then a token)
+    and this instance's region from IMDS (None if IMDS could not say), both
+    within s.max_total_seconds; any failure is OCI_AUTH_FAILED (or
+    OCI_CLOCK_SKEW), transient."""
     from pcs_oci.lib.imds import base_url_from_env
 
-    federation = federation_endpoint(oci, region)
     imds_base = base_url_from_env()
-    kwargs: Dict[str, Any] = {
-        "retry_strategy": retry_strategy(oci, s, s.max_total_seconds),
-        "federation_client_retry_strategy": retry_strategy(oci, s, s.max_total_seconds),
-        "federation_client_circuit_breaker_strategy": (
-            oci.circuit_breaker.NoCircuitBreakerStrategy()
-        ),
-    }
-    if federation:
-        kwargs["federation_endpoint"] = federation
     environment = ProxyEnvironment(s.proxy)
     deadline = time.monotonic() + s.max_total_seconds
+    # What the thread found out, for the caller (also after a failure).
+    found: Dict[str, Any] = {"federation": os.environ.get(FEDERATION_ENDPOINT_ENV, "").strip()}
 
     def build() -> Any:
+        # Inside the bound: the region read is part of authenticating.
+        region = instance_region(deadline - time.monotonic())
+        federation = federation_endpoint(oci, region)
+        found.update(region=region, federation=federation)
+        kwargs: Dict[str, Any] = {
+            "retry_strategy": retry_strategy(oci, s, s.max_total_seconds),
+            "federation_client_retry_strategy": retry_strategy(oci, s, s.max_total_seconds),
+            "federation_client_circuit_breaker_strategy": (
+                oci.circuit_breaker.NoCircuitBreakerStrategy()
+            ),
+        }
+        if federation:
+            kwargs["federation_endpoint"] = federation
         attempt = 0
         while True:
             attempt += 1
@@ -264,11 +268,12 @@ def instance_principal_signer(
             time.sleep(wait)
 
     try:
-        return run_bounded(build, s.max_total_seconds, give_up=environment.close)
+        signer = run_bounded(build, s.max_total_seconds, give_up=environment.close)
     except PcsOciError:
         raise
     except Exception as e:  # any signer failure is an auth failure
-        raise _signer_failure(oci, e, federation) from None
+        raise _signer_failure(oci, e, str(found["federation"])) from None
+    return signer, found.get("region")
 
 
 def _signer_failure(oci: Any, e: Exception, federation: str) -> CloudError:
