@@ -33,7 +33,8 @@ setup(
     # oci is imported lazily and only where the cloud is called; the RPM
     # requires the OS package (python39-oci-sdk) instead of python3dist(oci).
     install_requires=["jsonschema>=3.2"],
-    extras_require={"oci": ["oci>=2.100"], "completion": ["argcomplete>=1.9"]},
+    # The SDK floor: OL9 images' python39-oci-sdk (docs/oci-behaviour.md).
+    extras_require={"oci": ["oci>=2.93.1"], "completion": ["argcomplete>=1.9"]},
     entry_points={"console_scripts": ["pcs-oci = pcs_oci.cli.main:main"]},
     classifiers=[
         "Environment :: Console",

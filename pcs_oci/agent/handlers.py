@@ -13,7 +13,7 @@ The contract (see ocf_oci_IPaddr2(7)):
 
 import os
 import time
-from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, NamedTuple, Optional
 
 from pcs_oci.agent import ipaddr2, node_cache, ocf, state
 from pcs_oci.agent.params import AgentError, AgentParams, parse
@@ -21,6 +21,10 @@ from pcs_oci.common import reports
 from pcs_oci.common.agent_params import AUTH_API_KEY, ipaddr2_reserve
 from pcs_oci.lib.errors import CloudError, PcsOciError
 from pcs_oci.lib.oci.settings import check_settings, fit_budget
+
+if TYPE_CHECKING:
+    # Imported where used: monitor without monitor_api never loads it.
+    from pcs_oci.lib.private_ip import PrivateIpInfo
 
 DEFAULT_TIMEOUTS = {"start": 90.0, "monitor": 40.0, "validate-all": 30.0}
 
@@ -297,21 +301,39 @@ def _monitor_api(ctx: Context, p: AgentParams) -> int:
             )
         state.save(ctx.environ, dict(saved, ip=p.ip, checked_at=now, warned=True))
         return ocf.OCF_SUCCESS
-    state.save(
-        ctx.environ,
-        dict(
-            saved,
-            **node_cache.learnt(
-                p.ip, seen.vnic_id, seen.subnet_id, seen.private_ip_id, seen.api, p.oci
-            ),
-            checked_at=now,
-            warned=False,
-        ),
+    learnt = node_cache.learnt(
+        p.ip, seen.vnic_id, seen.subnet_id, seen.private_ip.id or None, seen.api, p.oci
     )
-    if seen.holder != seen.vnic_id:
+    if seen.private_ip.moving:
+        # No vnicId and no ipState AVAILABLE: a move in flight (ours, or an
+        # admin's), not an address on no VNIC. Not failing the resource, and
+        # not counted as a check: the next monitor asks again.
+        if "moving_since" not in saved:
+            ctx.log.info(
+                "OCI is moving %s (private IP %s shows no VNIC until the move lands); "
+                "checking again at the next monitor",
+                p.ip,
+                seen.private_ip.id,
+            )
+        state.save(ctx.environ, dict(saved, **learnt, moving_since=saved.get("moving_since", now)))
+        return ocf.OCF_SUCCESS
+    known = dict(saved, **learnt, checked_at=now, warned=False)
+    known.pop("moving_since", None)
+    state.save(ctx.environ, known)
+    # An IPv6 being deleted is on no VNIC whatever its vnicId still says.
+    holder = None if seen.private_ip.gone else seen.private_ip.vnic_id
+    if holder != seen.vnic_id:
+        if holder:
+            where = "VNIC " + holder
+        elif seen.private_ip.gone:
+            where = "no VNIC (the IPv6 is {})".format(seen.private_ip.state)
+        elif seen.private_ip.id:
+            where = "no VNIC (ipState AVAILABLE)"
+        else:
+            where = "no VNIC (no private IP has the address)"
         ctx.plumbing.exit_reason(
-            "OCI assigns {} to VNIC {}, not to this node's VNIC {}: it was moved outside "
-            "the cluster".format(p.ip, seen.holder or "(none)", seen.vnic_id)
+            "OCI assigns {} to {}, not to this node's VNIC {}: it was moved outside "
+            "the cluster".format(p.ip, where, seen.vnic_id)
         )
         return ocf.OCF_NOT_RUNNING
     return ocf.OCF_SUCCESS
@@ -329,10 +351,10 @@ def _same_address(value: Any, ip: str) -> bool:
 class _Seen(NamedTuple):
     """Where OCI has the VIP, as a monitor_api check (or warm-up) sees it."""
 
-    holder: Optional[str]
-    vnic_id: str
+    vnic_id: str  # this node's
     subnet_id: Optional[str]
-    private_ip_id: Optional[str]
+    # Its id is "" when OCI has no private IP with the VIP's address.
+    private_ip: "PrivateIpInfo"
     # What answered (for the endpoint it resolved).
     api: Any
 
@@ -341,6 +363,7 @@ def _where_in_oci(ctx: Context, p: AgentParams, saved: Dict[str, Any]) -> _Seen:
     """One GetPrivateIp when this node knows the VIP's OCID; else (or when
     that is stale) GetVnic and ListPrivateIps."""
     from pcs_oci.lib.oci.api import ip_family
+    from pcs_oci.lib.private_ip import PrivateIpInfo, info_of
     from pcs_oci.lib.vip import where_is_vip
 
     vnic_id = local_vnic(ctx, p, saved)
@@ -360,12 +383,13 @@ def _where_in_oci(ctx: Context, p: AgentParams, saved: Dict[str, Any]) -> _Seen:
                 if _same_address(data.get("ip_address"), p.ip) and (
                     known is None or subnet_id == known.subnet_id
                 ):
-                    return _Seen(data.get("vnic_id"), vnic_id, subnet_id, private_ip_id, api)
+                    return _Seen(vnic_id, subnet_id, info_of(data), api)
         subnet_id = api.get_vnic(vnic_id)["subnet_id"]
         info = where_is_vip(api, p.ip, subnet_id)
-        if info is None:
-            return _Seen(None, vnic_id, subnet_id, None, api)
-        return _Seen(info.vnic_id, vnic_id, subnet_id, info.id, api)
+        # No private IP at all is on no VNIC for certain (not a move).
+        return _Seen(
+            vnic_id, subnet_id, info or PrivateIpInfo("", None, False, unassigned=True), api
+        )
 
 
 def validate_all(ctx: Context) -> int:

@@ -28,8 +28,8 @@ def discover(env: Env, args: argparse.Namespace) -> int:
     rows = [
         [
             v.vnic_id,
-            v.private_ip,
-            v.subnet_cidr + (" " + v.ipv6_subnet_cidr if v.ipv6_subnet_cidr else ""),
+            v.private_ip or "-",
+            " ".join(str(net) for net in v.networks()),
             v.mac,
             v.virtual_router_ip,
             "yes" if v.is_primary else "no",

@@ -120,6 +120,8 @@ OCI_PARAMETERS = [
         "If true, the recurring monitor also checks, at most every monitor_api_interval, "
         "that OCI assigns the VIP to this node's VNIC, and reports the resource not running "
         "when OCI definitely has it elsewhere (someone moved it), so Pacemaker recovers it. "
+        "A private IP that OCI shows on no VNIC while a move lands counts as moving, not as "
+        "elsewhere: the next monitor checks again. "
         "A transient API, authentication or metadata error only logs one warning: it never "
         "fails the resource.",
         content_type="boolean",

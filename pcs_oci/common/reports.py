@@ -99,6 +99,7 @@ VIP_ADDRESS_MISSING = "VIP_ADDRESS_MISSING"
 VIP_ADDRESS_UNEXPECTED = "VIP_ADDRESS_UNEXPECTED"
 VIP_NOT_IN_OCI = "VIP_NOT_IN_OCI"
 VIP_OCI_ELSEWHERE = "VIP_OCI_ELSEWHERE"
+VIP_OCI_MOVING = "VIP_OCI_MOVING"
 # status --no-oci: OCI's view was not asked for
 OCI_NOT_CHECKED = "OCI_NOT_CHECKED"
 # drill: the cluster is not healthy enough to rehearse a failover; a failover

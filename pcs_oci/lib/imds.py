@@ -274,6 +274,8 @@ def _bad_response(path: str, what: str) -> CloudError:
 
 class VnicFacts(NamedTuple):
     vnic_id: str
+    # "" on an IPv6-only VNIC (IMDS gives no privateIp, and subnetCidrBlock
+    # "<null>"; cloud-init's captured answers).
     private_ip: str
     subnet_cidr: str
     mac: str
@@ -281,22 +283,33 @@ class VnicFacts(NamedTuple):
     is_primary: bool
     nic_index: Optional[int]
     vlan_tag: Optional[int]
+    # The first IPv6 prefix (what ipv6SubnetCidrBlock is in every captured answer).
     ipv6_subnet_cidr: Optional[str]
     ipv6_addresses: List[str]
+    # Every IPv6 prefix IMDS gives (a subnet may have several; see _ipv6_prefixes).
+    ipv6_subnet_cidrs: List[str] = []
 
     def networks(self) -> List[IPNetwork]:
-        """The subnets this VNIC is in (IPv4, and IPv6 when it has one)."""
-        nets: List[IPNetwork] = [ipaddress.ip_network(self.subnet_cidr, strict=False)]
-        if self.ipv6_subnet_cidr:
-            nets.append(ipaddress.ip_network(self.ipv6_subnet_cidr, strict=False))
+        """The subnets this VNIC is in: IPv4 (unless IPv6-only) and every IPv6 prefix."""
+        nets: List[IPNetwork] = []
+        if self.subnet_cidr:
+            nets.append(ipaddress.ip_network(self.subnet_cidr, strict=False))
+        for cidr in self.ipv6_subnet_cidrs or (
+            [self.ipv6_subnet_cidr] if self.ipv6_subnet_cidr else []
+        ):
+            nets.append(ipaddress.ip_network(cidr, strict=False))
         return nets
+
+    def network_of(self, address: IPAddress) -> Optional[IPNetwork]:
+        """The subnet (prefix) of this VNIC that contains address, if any."""
+        return next((net for net in self.networks() if address in net), None)
 
 
 class NodeFacts(NamedTuple):
     hostname: str
     instance_id: str
     display_name: str
-    # Canonical ("us-ashburn-1") when IMDS says so; see _canonical_region.
+    # Canonical ("us-ashburn-1") when IMDS says so; see canonical_region.
     region: str
     availability_domain: str
     fault_domain: str
@@ -315,7 +328,7 @@ def read_node_facts(imds: Imds) -> NodeFacts:
         hostname=_text(doc, "hostname", "instance/", required=False) or socket.gethostname(),
         instance_id=_text(doc, "id", "instance/"),
         display_name=_text(doc, "displayName", "instance/", required=False),
-        region=_canonical_region(doc),
+        region=canonical_region(doc),
         availability_domain=_text(doc, "availabilityDomain", "instance/", required=False),
         fault_domain=_text(doc, "faultDomain", "instance/", required=False),
         compartment_id=_text(doc, "compartmentId", "instance/"),
@@ -324,7 +337,8 @@ def read_node_facts(imds: Imds) -> NodeFacts:
     )
 
 
-def _canonical_region(doc: Dict[str, Any]) -> str:
+def canonical_region(doc: Dict[str, Any]) -> str:
+    """The instance document's region, canonical ("us-ashburn-1") when IMDS says."""
     # `region` is the short code ("iad"); mapping it needs the SDK's table,
     # which this module must not import, so prefer the canonical fields.
     info = doc.get("regionInfo")
@@ -351,36 +365,66 @@ def _int_or_none(value: Any) -> Optional[int]:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+# What IMDS puts in place of an absent IPv4 subnet (IPv6-only VNICs).
+_NULL_TEXT = ("", "<null>")
+
+
+def _ipv6_prefixes(entry: Dict[str, Any]) -> List[str]:
+    """Every IPv6 prefix of the VNIC's subnet that IMDS gives.
+
+    Every captured answer has ipv6SubnetCidrBlock as one string (the subnet's
+    first prefix); none shows a subnet with several prefixes, so a list there
+    (or a plural ipv6SubnetCidrBlocks, as the API's Subnet has) is read too:
+    the assumption is that IMDS names all prefixes in one of those shapes.
+    """
+    found: List[str] = []
+    for key in ("ipv6SubnetCidrBlock", "ipv6SubnetCidrBlocks"):
+        value = entry.get(key)
+        for item in value if isinstance(value, list) else [value]:
+            if item is None or (isinstance(item, str) and item.strip() in _NULL_TEXT):
+                continue
+            text = str(ipaddress.ip_network(str(item).strip(), strict=False))
+            if text not in found:
+                found.append(text)
+    return found
+
+
 def _vnic_facts(entry: Dict[str, Any], index: int) -> VnicFacts:
     where = "vnics/ entry {}".format(index)
-    private_ip = _text(entry, "privateIp", where)
-    cidr = _text(entry, "subnetCidrBlock", where)
-    ipv6_cidr = entry.get("ipv6SubnetCidrBlock")
-    if isinstance(ipv6_cidr, list):
-        ipv6_cidr = ipv6_cidr[0] if ipv6_cidr else None
+    private_ip = _text(entry, "privateIp", where, required=False)
+    cidr = _text(entry, "subnetCidrBlock", where, required=False)
+    if cidr.strip() in _NULL_TEXT:
+        cidr = ""
     ipv6_addresses = entry.get("ipv6Addresses") or []
     try:
-        ipaddress.ip_address(private_ip)
-        ipaddress.ip_network(cidr, strict=False)
-        if ipv6_cidr is not None:
-            ipaddress.ip_network(str(ipv6_cidr), strict=False)
+        if private_ip:
+            ipaddress.ip_address(private_ip)
+        if cidr:
+            ipaddress.ip_network(cidr, strict=False)
+        ipv6_cidrs = _ipv6_prefixes(entry)
         if not isinstance(ipv6_addresses, list):
             raise ValueError("ipv6Addresses is not a list")
         ipv6_list = [str(ipaddress.ip_address(str(a))) for a in ipv6_addresses]
     except ValueError as e:
         raise _bad_response("vnics/", "{}: {}".format(where, e)) from None
+    if not (private_ip and cidr) and not ipv6_cidrs:
+        # Neither an IPv4 address in a subnet nor an IPv6 prefix: unusable.
+        raise _bad_response(
+            "vnics/", "{}: no privateIp and subnetCidrBlock, and no IPv6 prefix".format(where)
+        )
     return VnicFacts(
         vnic_id=_text(entry, "vnicId", where),
-        private_ip=private_ip,
-        subnet_cidr=cidr,
+        private_ip=private_ip if cidr else "",
+        subnet_cidr=cidr if private_ip else "",
         mac=_text(entry, "macAddr", where, required=False).lower(),
         virtual_router_ip=_text(entry, "virtualRouterIp", where, required=False),
         # IMDS lists the primary VNIC first (cloud-init relies on it too).
         is_primary=index == 0,
         nic_index=_int_or_none(entry.get("nicIndex")),
         vlan_tag=_int_or_none(entry.get("vlanTag")),
-        ipv6_subnet_cidr=str(ipv6_cidr) if ipv6_cidr else None,
+        ipv6_subnet_cidr=ipv6_cidrs[0] if ipv6_cidrs else None,
         ipv6_addresses=ipv6_list,
+        ipv6_subnet_cidrs=ipv6_cidrs,
     )
 
 
@@ -421,7 +465,7 @@ def vnic_for_ip(
     vnics = facts_or_vnics.vnics if isinstance(facts_or_vnics, NodeFacts) else facts_or_vnics
     address = parse_ip(ip)
     for vnic in vnics:
-        if ipaddress.ip_address(vnic.private_ip) == address:
+        if vnic.private_ip and ipaddress.ip_address(vnic.private_ip) == address:
             raise ConfigError(
                 reports.item(
                     reports.VIP_IS_PRIMARY_IP,

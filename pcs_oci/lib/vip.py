@@ -27,12 +27,14 @@ import time
 from typing import Any, Callable, ContextManager, Dict, List, NamedTuple, Optional, Protocol, Union
 
 from pcs_oci.common import reports
-from pcs_oci.lib.errors import CloudError, ConfigError
+from pcs_oci.lib import vip_errors
+from pcs_oci.lib.errors import CloudError
 from pcs_oci.lib.imds import IPAddress, parse_ip
 from pcs_oci.lib.oci.api import IpFamily, Tagged, ip_family, new_retry_token
 from pcs_oci.lib.oci.errors import http_detail
 from pcs_oci.lib.oci.retry import BUSY_CODES
 from pcs_oci.lib.oci.settings import DEFAULT_MAX_TOTAL_SECONDS
+from pcs_oci.lib.private_ip import PrivateIpInfo, info_of
 
 # Times we re-read and retry after someone else changed the private IP between
 # our read and our write (412 NoEtagMatch, or a 409 on create).
@@ -96,17 +98,6 @@ class KnownVip(NamedTuple):
     subnet_id: str
 
 
-class PrivateIpInfo(NamedTuple):
-    id: str
-    vnic_id: Optional[str]
-    is_primary: bool
-
-
-def _unassigned(entry: Dict[str, Any]) -> bool:
-    """OCI says the address is on no VNIC on purpose (a reserved IP set aside)."""
-    return entry.get("ip_state") == "AVAILABLE"
-
-
 class _Family(NamedTuple):
     """The four calls of the VIP's family (IPv4 private IP or IPv6) on one API."""
 
@@ -134,14 +125,6 @@ def _family(api: VipApi, address: IPAddress) -> _Family:
     return _Family(api, ip_family(address))
 
 
-def _info(entry: Dict[str, Any]) -> PrivateIpInfo:
-    return PrivateIpInfo(
-        id=str(entry.get("id") or ""),
-        vnic_id=entry.get("vnic_id") or None,
-        is_primary=bool(entry.get("is_primary")),
-    )
-
-
 def _same_ip(value: Any, address: IPAddress) -> bool:
     # Exact comparison of addresses, never of strings ("10.0.0.1" vs "10.0.0.10").
     try:
@@ -154,7 +137,7 @@ def _find(family: _Family, address: IPAddress, subnet_id: str) -> Optional[Priva
     entries = [
         e
         for e in family.list(ip_address=str(address), subnet_id=subnet_id)
-        if _same_ip(e.get("ip_address"), address)
+        if _same_ip(e.get("ip_address"), address) and e.get("lifecycle_state") != "TERMINATED"
     ]
     if len(entries) > 1:
         raise CloudError(
@@ -170,17 +153,7 @@ def _find(family: _Family, address: IPAddress, subnet_id: str) -> Optional[Priva
                 "delete the stray ones in the console so exactly one is left",
             )
         )
-    return _info(entries[0]) if entries else None
-
-
-def _primary_error(address: IPAddress, vnic_id: Optional[str]) -> ConfigError:
-    return ConfigError(
-        reports.item(
-            reports.VIP_IS_PRIMARY_IP,
-            "VIP {} is the primary private IP of VNIC {}".format(address, vnic_id or "?"),
-            "the VIP must be a secondary private IP; a primary IP cannot move",
-        )
-    )
+    return info_of(entries[0]) if entries else None
 
 
 def where_is_vip(api: VipApi, ip: Union[str, IPAddress], subnet_id: str) -> Optional[PrivateIpInfo]:
@@ -238,11 +211,18 @@ def assign_vip(
         lost: Optional[CloudError] = None
         seen: Optional[str] = None
         for _ in range(max_races):
-            found = _info(cached.data) if cached is not None else _find(family, address, subnet_id)
+            found = (
+                info_of(cached.data) if cached is not None else _find(family, address, subnet_id)
+            )
+            if found is not None and found.gone:
+                # An IPv6 being deleted: let the delete finish, then create.
+                _wait_until_deleted(family, address, found, deadline)
+                found = cached = None
             if found is not None and found.is_primary:
-                raise _primary_error(address, found.vnic_id)
+                raise vip_errors.primary_error(address, found.vnic_id)
             holder = found.vnic_id if found is not None else None
             if found is not None and holder == vnic_id:
+                _until_available(family, address, found, vnic_id, deadline)
                 return AssignResult(ACTION_UNCHANGED, found.id, vnic_id)
             if lost is not None and holder != seen:
                 raise _conflict(family, address, vnic_id, holder, lost)
@@ -260,24 +240,30 @@ def assign_vip(
                 # (a garbled 200 after a create that happened).
                 created = _find(family, address, subnet_id)
                 if created is None or created.vnic_id != vnic_id:
-                    raise _not_confirmed(address, created, vnic_id)
+                    raise vip_errors.not_confirmed(
+                        address,
+                        created.id if created else None,
+                        created.vnic_id if created else None,
+                        vnic_id,
+                    )
+                _until_available(family, address, created, vnic_id, deadline)
                 return AssignResult(ACTION_CREATED, created.id, None)
             current = cached if cached is not None else family.get(found.id)
             # A lost write below looks again with the full lookup.
             cached = None
-            now = _info(current.data)
-            if now.vnic_id is None and not _unassigned(current.data):
+            now = info_of(current.data)
+            if now.moving:
                 # Someone's move in flight (or ours, from a start that timed
                 # out after its write): let it land rather than overtake it.
                 current = _read_back(
                     family,
                     found.id,
-                    lambda entry, data: entry.vnic_id is None and not _unassigned(data),
+                    lambda entry, _: entry.moving,
                     min(deadline, time.monotonic() + IN_FLIGHT_GRACE_SECONDS),
                 )
-                now = _info(current.data)
+                now = info_of(current.data)
             if now.is_primary:
-                raise _primary_error(address, now.vnic_id)
+                raise vip_errors.primary_error(address, now.vnic_id)
             if now.vnic_id == vnic_id:
                 return AssignResult(ACTION_UNCHANGED, found.id, vnic_id)
             if lost is not None and now.vnic_id != seen:
@@ -324,7 +310,7 @@ def _vnic_subnet(api: VipApi, vnic_id: str, address: IPAddress) -> str:
             )
         )
     if address.version == 4 and _same_ip(vnic.get("private_ip"), address):
-        raise _primary_error(address, vnic_id)
+        raise vip_errors.primary_error(address, vnic_id)
     return str(subnet_id)
 
 
@@ -403,10 +389,69 @@ def _read_back(
     pause = _FIRST_POLL_SECONDS
     while True:
         current = family.get(private_ip_id)
-        if not waiting(_info(current.data), current.data) or time.monotonic() + pause >= until:
+        if not waiting(info_of(current.data), current.data) or time.monotonic() + pause >= until:
             return current
         time.sleep(pause)
         pause = min(pause * 2, _MAX_POLL_SECONDS)
+
+
+def _out_of_time(e: CloudError) -> bool:
+    """The op's budget ended the read-back (OciApi's OCI_TIMEOUT)."""
+    return bool(e.reports) and e.reports[0].code == reports.OCI_TIMEOUT
+
+
+def _until_available(
+    family: _Family, address: IPAddress, found: PrivateIpInfo, vnic_id: str, deadline: float
+) -> None:
+    """An Ipv6 still PROVISIONING on vnic_id: read it back until it is AVAILABLE."""
+    if not found.provisioning:
+        return
+    try:
+        now = info_of(_read_back(family, found.id, lambda e, _: e.provisioning, deadline).data)
+    except CloudError as e:
+        if not _out_of_time(e):
+            raise
+        now = found
+    if now.provisioning:
+        raise CloudError(
+            reports.item(
+                reports.VIP_MOVE_NOT_CONFIRMED,
+                "VIP {} ({}) on VNIC {} was still PROVISIONING at the end of the op's time".format(
+                    address, found.id, vnic_id
+                ),
+                "OCI is slow to set the address up; the next start looks again and"
+                " does not create it twice",
+            ),
+            transient=True,
+        )
+    if now.vnic_id != vnic_id or now.gone:
+        raise vip_errors.not_confirmed(address, now.id, now.vnic_id, vnic_id)
+
+
+def _wait_until_deleted(
+    family: _Family, address: IPAddress, found: PrivateIpInfo, deadline: float
+) -> None:
+    """An Ipv6 TERMINATING: read it back until it is TERMINATED or not found."""
+    try:
+        now = info_of(
+            _read_back(family, found.id, lambda e, _: e.state == "TERMINATING", deadline).data
+        )
+    except CloudError as e:
+        if e.status == 404:
+            return
+        if not _out_of_time(e):
+            raise
+        now = found
+    if now.state == "TERMINATING":
+        raise CloudError(
+            reports.item(
+                reports.VIP_MOVE_NOT_CONFIRMED,
+                "VIP {} ({}) is being deleted (TERMINATING) and was not gone at the end of"
+                " the op's time".format(address, found.id),
+                "someone deletes the IPv6 address; the next start creates it again once it is gone",
+            ),
+            transient=True,
+        )
 
 
 def _landed(
@@ -426,57 +471,13 @@ def _landed(
         return now.vnic_id is None
 
     try:
-        now = _info(_read_back(family, private_ip_id, moving, deadline).data)
+        now = info_of(_read_back(family, private_ip_id, moving, deadline).data)
     except CloudError as e:
-        if e.reports and e.reports[0].code == reports.OCI_TIMEOUT:
-            raise _not_landed(address, private_ip_id, vnic_id, None, e) from None
+        if _out_of_time(e):
+            raise vip_errors.not_landed(address, private_ip_id, vnic_id, None, e) from None
         raise
     if now.vnic_id == vnic_id:
         return AssignResult(ACTION_MOVED, private_ip_id, previous)
     if moving(now, {}):
-        raise _not_landed(address, private_ip_id, vnic_id, now.vnic_id, None)
-    raise _not_confirmed(address, PrivateIpInfo(private_ip_id, now.vnic_id, False), vnic_id)
-
-
-def _not_landed(
-    address: IPAddress,
-    private_ip_id: str,
-    vnic_id: str,
-    shows: Optional[str],
-    timeout: Optional[CloudError],
-) -> CloudError:
-    return CloudError(
-        reports.item(
-            reports.VIP_MOVE_NOT_CONFIRMED,
-            "VIP {} ({}): OCI accepted the move to VNIC {} but it had not landed within the"
-            " op's time ({}){}".format(
-                address,
-                private_ip_id,
-                vnic_id,
-                "it still shows VNIC {}".format(shows) if shows else "it still shows no VNIC",
-                "; " + timeout.reports[0].message if timeout is not None else "",
-            ),
-            "OCI is slow to apply the move; the next start (or monitor) looks again and"
-            " does not move it twice",
-        ),
-        transient=True,
-        status=timeout.status if timeout is not None else 0,
-        oci_code=timeout.oci_code if timeout is not None else "",
-        request_id=timeout.request_id if timeout is not None else "",
-    )
-
-
-def _not_confirmed(address: IPAddress, now: Optional[PrivateIpInfo], vnic_id: str) -> CloudError:
-    return CloudError(
-        reports.item(
-            reports.VIP_MOVE_NOT_CONFIRMED,
-            "VIP {} ({}) is on VNIC {} right after moving it to VNIC {}".format(
-                address,
-                now.id if now else "gone",
-                (now.vnic_id if now else None) or "none",
-                vnic_id,
-            ),
-            "another node took it back; check the cluster for a split brain",
-        ),
-        transient=True,
-    )
+        raise vip_errors.not_landed(address, private_ip_id, vnic_id, now.vnic_id, None)
+    raise vip_errors.not_confirmed(address, private_ip_id, now.vnic_id, vnic_id)

@@ -56,6 +56,20 @@ def check_body_vnic(cloud: FakeCloud, principal: Optional[str], body: Mapping[st
         raise related_not_found("VNIC", str(vnic_id))
 
 
+def check_body_private_ip(
+    cloud: FakeCloud, principal: Optional[str], body: Mapping[str, Any]
+) -> None:
+    """400 RelatedResourceNotAuthorizedOrNotFound for a denied privateIpId in the
+    body (GetPublicIpByPrivateIpId names the private IP there, not in the URI)."""
+    private_ip_id = body.get("privateIpId")
+    if not private_ip_id:
+        return
+    with cloud.store.lock:
+        rec = cloud.store.res["private_ips"].get(private_ip_id)
+    if _denied(cloud, principal, rec):
+        raise related_not_found("private IP", str(private_ip_id))
+
+
 def check_subnet(cloud: FakeCloud, principal: Optional[str], subnet_id: Optional[str]) -> None:
     if not subnet_id:
         return

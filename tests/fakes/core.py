@@ -102,7 +102,9 @@ def delete_ip(c: FakeCloud, r: Request, a: Tuple[str, ...]) -> Response:
 
 
 def get_public_ip_by_private_ip_id(c: FakeCloud, r: Request, a: Tuple[str, ...]) -> Response:
-    return _one(*c.public_ips.get_by_private_ip_id(_body(r)))
+    body = _body(r)
+    access.check_body_private_ip(c, r.principal, body)
+    return _one(*c.public_ips.get_by_private_ip_id(body))
 
 
 def get_subnet(c: FakeCloud, r: Request, a: Tuple[str, ...]) -> Response:

@@ -245,10 +245,12 @@ class NetworkOps:
                     "ipv6SubnetCidr {} is not a prefix of subnet {}.".format(prefix, subnet["id"])
                 )
             nets = [chosen]
+        # A TERMINATED Ipv6 still lists, but its address is free again
+        # (assumed: unrecorded, like every Ipv6 lifecycle behaviour).
         used = {
             ipaddress.ip_address(r["ipAddress"])
             for r in self.s.res[fam.collection].values()
-            if r["subnetId"] == subnet["id"]
+            if r["subnetId"] == subnet["id"] and r.get("lifecycleState") != "TERMINATED"
         }
         if wanted is None:
             # SDK docs (CreateIpv6Details.ipv6SubnetCidr): "required if more than

@@ -78,6 +78,7 @@ def test_already_here_no_write_call(fake_oci: Any, make_api: ApiFactory, auth: s
     # OCI names a next page even for this one-item answer, and the page is
     # empty (docs/oci-behaviour.md): a lookup that matches at most one
     # address does not follow it (api.at_most_one; issue 12 point 2).
+    assert fake_oci.fidelity()["always_next_page"]
     assert [c["op"] for c in fake_oci.calls() if not c["op"].startswith(("Imds", "Fed"))] == [
         "GetVnic",
         "ListPrivateIps",
@@ -159,6 +160,25 @@ def test_ipv6_moved_then_created(fake_oci: Any, make_api: ApiFactory, auth: str)
     assert assign_vip(api, local, "fd00:10::101").action == "created"
     assert on_vnic(fake_oci, "fd00:10::101") == local
     assert not fake_oci.calls("ListPrivateIps")
+
+
+@pytest.mark.fake_world(ipv6_cidr="fd00:10::/64", secondary_ips={VIP6: "node1"})
+def test_ipv6_lookup_by_address_reads_one_page(fake_oci: Any, make_api: ApiFactory) -> None:
+    """ListIpv6s pages like ListPrivateIps (always a token): one address in
+    its subnet is one page."""
+    local = vnic_of(fake_oci, "node1")
+    assert assign_vip(make_api(), local, VIP6).action == "unchanged"
+    assert len(fake_oci.calls("ListIpv6s")) == 1
+
+
+@pytest.mark.fake_world(secondary_ips={"10.0.0.{}".format(100 + i): "node1" for i in range(3)})
+def test_lists_that_can_match_many_still_page(fake_oci: Any, make_api: ApiFactory) -> None:
+    """A VNIC's private IPs can fill many pages: those lists follow opc-next-page
+    to the (recorded) empty last page."""
+    api = make_api()
+    listed = api.list_ips(IPV4, vnic_id=vnic_of(fake_oci, "node1"))
+    assert len(listed) == 4  # the primary and three secondaries
+    assert len(fake_oci.calls("ListPrivateIps")) == 2  # the items, then the empty page
 
 
 @pytest.mark.fake_world(secondary_ips={VIP: "node2"})

@@ -196,6 +196,20 @@ def test_auth_denied_names_the_policy(setup: Setup) -> None:
     assert checks["_ok"] is False
 
 
+def test_a_private_ip_refused_in_a_body_names_the_policy(setup: Setup) -> None:
+    """GetPublicIpByPrivateIpId names the private IP in its body: a denied one
+    answers 400 RelatedResourceNotAuthorizedOrNotFound, which gets the same
+    policy fix as a 404 NotAuthorizedOrNotFound."""
+    vip = setup.fake.add_private_ip("10.0.0.200", "node1")
+    setup.fake.deny_resources("node1", [vip["id"]])
+    checks = setup.run()
+    public = checks["public_ip"]
+    assert public.status == "WARN"
+    assert "RelatedResourceNotAuthorizedOrNotFound (HTTP 400" in public.detail
+    assert "`pcs-oci policy` prints them all" in public.detail
+    assert "`pcs-oci policy` prints every statement" in public.fix
+
+
 def test_federation_failure_is_an_auth_failure(setup: Setup) -> None:
     setup.fake.faults.add("Federation", status=401, code="NotAuthenticated", count=None)
     checks = setup.run()

@@ -26,9 +26,9 @@ COMMON_REQUIRES = {
     "iputils",
 }
 EL_REQUIRES = {
-    "": COMMON_REQUIRES | {"python39-oci-sdk"},
-    "9": COMMON_REQUIRES | {"python39-oci-sdk"},
-    "10": COMMON_REQUIRES | {"(python3-oci-sdk or python3.12dist(oci))"},
+    "": COMMON_REQUIRES | {"python39-oci-sdk >= 2.93.1"},
+    "9": COMMON_REQUIRES | {"python39-oci-sdk >= 2.93.1"},
+    "10": COMMON_REQUIRES | {"(python3-oci-sdk >= 2.93.1 or python3.12dist(oci) >= 2.93.1)"},
 }
 EL_PYTHON = {"9": "3.9", "10": "3.12"}
 ELS = sorted(EL_PYTHON, key=int)

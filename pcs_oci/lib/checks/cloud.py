@@ -31,7 +31,8 @@ from pcs_oci.lib.env import Env
 from pcs_oci.lib.errors import PcsOciError
 from pcs_oci.lib.imds import vnic_for_ip
 from pcs_oci.lib.oci.errors import vip_policy
-from pcs_oci.lib.vip import PrivateIpInfo, where_is_vip
+from pcs_oci.lib.private_ip import PrivateIpInfo
+from pcs_oci.lib.vip import where_is_vip
 
 NO_API = "no API access"
 NO_PRIVATE_IPS = "cannot list private IPs"
@@ -299,7 +300,7 @@ def check_vip_private_ip(config: Optional[Config], cloud: CloudFacts) -> Rows:
     if why:
         return [skip(VIP_PRIVATE_IP, why)]
     owners = cloud.owners
-    details, problems, warnings = [], [], []
+    details, problems, warnings, fixes = [], [], [], []
     for ip, info in cloud.vips:
         if info is None:
             warnings.append("{} does not exist yet: the first start creates it".format(ip))
@@ -307,11 +308,27 @@ def check_vip_private_ip(config: Optional[Config], cloud: CloudFacts) -> Rows:
             problems.append(
                 "{} is the primary IP of VNIC {}: it cannot move".format(ip, info.vnic_id)
             )
+        elif info.gone:
+            warnings.append(
+                "{} is being deleted (IPv6 {}): the next start creates it again".format(
+                    ip, info.state
+                )
+            )
+        elif info.moving:
+            # No vnicId while a move lands (docs/oci-behaviour.md): not an
+            # address on no VNIC.
+            warnings.append(
+                "{} is being moved: OCI shows no VNIC for it until the move lands".format(ip)
+            )
+            fixes.append("run verify again in a few seconds")
+        elif info.vnic_id is None:
+            warnings.append(
+                "{} is a reserved private IP on no VNIC (ipState AVAILABLE): the next start "
+                "attaches it".format(ip)
+            )
         else:
             details.append(
-                "{} on VNIC {} ({})".format(
-                    ip, info.vnic_id or "none", owners.get(info.vnic_id or "", "?")
-                )
+                "{} on VNIC {} ({})".format(ip, info.vnic_id, owners.get(str(info.vnic_id), "?"))
             )
     if problems:
         return [
@@ -323,13 +340,17 @@ def check_vip_private_ip(config: Optional[Config], cloud: CloudFacts) -> Rows:
             )
         ]
     if warnings:
+        if any(info is None for _, info in cloud.vips):
+            fixes.append(
+                "optional: create it now in the console (VNIC > IPv4 Addresses > Assign "
+                "Secondary Private IP)"
+            )
         return [
             row(
                 VIP_PRIVATE_IP,
                 WARN,
                 "; ".join(warnings + details),
-                "optional: create it now in the console (VNIC > IPv4 Addresses > Assign "
-                "Secondary Private IP)",
+                "; ".join(fixes),
             )
         ]
     return [row(VIP_PRIVATE_IP, PASS, "; ".join(details))]

@@ -8,13 +8,14 @@ node: after a failover it points at a node that no longer has the VIP.
 
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
+from pcs_oci.common import reports
 from pcs_oci.common.checks import PASS, PUBLIC_IP, WARN, row, skip
 from pcs_oci.lib.checks import Rows, error_text
 from pcs_oci.lib.checks.node import NO_CONFIG
 from pcs_oci.lib.config import Config
 from pcs_oci.lib.errors import PcsOciError
 from pcs_oci.lib.oci.api import IPV4
-from pcs_oci.lib.vip import PrivateIpInfo
+from pcs_oci.lib.private_ip import PrivateIpInfo
 
 RESERVED = "RESERVED"
 
@@ -38,6 +39,8 @@ class PublicIpFacts(NamedTuple):
     vip_ids: Dict[str, str] = {}
     # Why they could not be read ("" when they were).
     error: str = ""
+    # OCI refused (403, 404 or 400 RelatedResourceNotAuthorizedOrNotFound).
+    refused: bool = False
 
 
 def read_public_ips(
@@ -77,7 +80,7 @@ def read_public_ips(
                             )
                         )
     except PcsOciError as e:
-        return PublicIpFacts(error=error_text(e, 1))
+        return PublicIpFacts(error=error_text(e, 1), refused=reports.OCI_NOT_AUTHORIZED in e.codes)
     return found
 
 
@@ -100,7 +103,12 @@ def check_public_ip(config: Optional[Config], facts: Optional[PublicIpFacts], wh
                 WARN,
                 "cannot read the public IPs: " + facts.error,
                 "allow the dynamic group to `read public-ips` in the compartment so verify "
-                "can check them",
+                "can check them"
+                + (
+                    ", and to use the VIPs' private IPs (`pcs-oci policy` prints every statement)"
+                    if facts.refused
+                    else ""
+                ),
             )
         ]
     bound = [

@@ -1,6 +1,5 @@
 """`pcs-oci discover`: this node's facts from IMDS, and filling them into the config."""
 
-import ipaddress
 import os
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
@@ -147,10 +146,11 @@ def _write_update(
     for entry in doc["vips"]:
         placement = by_name.get(entry["name"])
         if "cidr_netmask" not in entry and placement and placement.vnic:
-            cidr = placement.vnic.subnet_cidr
-            if placement.address.version == 6:
-                cidr = placement.vnic.ipv6_subnet_cidr or cidr
-            entry["cidr_netmask"] = ipaddress.ip_network(cidr, strict=False).prefixlen
+            # The VNIC's prefix that holds the VIP (a subnet may have several).
+            net = placement.vnic.network_of(placement.address)
+            if net is None:
+                continue
+            entry["cidr_netmask"] = net.prefixlen
             updated.append("vips[{}].cidr_netmask".format(entry["name"]))
     if updated:
         config_lib.check_document(doc, path)

@@ -137,6 +137,9 @@ class OciView(NamedTuple):
     public_ip: Optional[Dict[str, Any]] = None
     # Why OCI could not say.
     error: Optional[ReportItem] = None
+    # The private IP exists and shows no VNIC without OCI saying it is on
+    # none: a move in flight (pcs_oci.lib.private_ip.PrivateIpInfo.moving).
+    moving: bool = False
 
 
 def _oci_view(
@@ -162,6 +165,8 @@ def _oci_view(
         return OciView(error=e.reports[0])
     if info is None:
         return OciView()
+    if info.moving:
+        return OciView(moving=True)
     if vip.address.version != 4:
         return OciView(info.vnic_id)  # public IPs are IPv4 only
     try:
@@ -209,6 +214,7 @@ def _problems(
     oci_checked: bool,
     vnic_id: Optional[str],
     owner: Optional[str],
+    moving: bool = False,
 ) -> List[ReportItem]:
     """Every disagreement between Pacemaker, this node's OS and OCI."""
     problems = []
@@ -234,11 +240,19 @@ def _problems(
             )
         )
     if len(running) == 1 and oci_checked:
-        if vnic_id is None:
+        if moving:
+            problems.append(
+                reports.item(
+                    reports.VIP_OCI_MOVING,
+                    "OCI is moving it: its private IP shows no VNIC until the move lands",
+                    "run status again in a few seconds",
+                )
+            )
+        elif vnic_id is None:
             problems.append(
                 reports.item(
                     reports.VIP_NOT_IN_OCI,
-                    "OCI has no private IP {} in the subnet".format(vip.ip),
+                    "OCI has no private IP {} in the subnet, or it is on no VNIC".format(vip.ip),
                 )
             )
         elif owner != running[0]:
@@ -276,7 +290,7 @@ def status(env: Env, with_oci: bool = True) -> StatusDto:
         vnic_id, oci_error, public = view.vnic_id, view.error, view.public_ip or {}
         owner = _vnic_owner(config, vip, vnic_id, node, local_vnics)
         oci_checked = api is not None and oci_error is None
-        problems = _problems(vip, node, running, has, oci_checked, vnic_id, owner)
+        problems = _problems(vip, node, running, has, oci_checked, vnic_id, owner, view.moving)
         result.append(
             VipStatus(
                 vip.name,

@@ -99,6 +99,11 @@ class OciApi(Budgeted):
         region = self._auth[0].get("region") if self._auth else self.settings.region
         return "https://iaas.{}.oraclecloud.com".format(region or "<region>")
 
+    @property
+    def region(self) -> Optional[str]:
+        """The region the calls are signed for; None before the first call."""
+        return str(self._auth[0].get("region") or "") or None if self._auth else None
+
     def _authenticate(self, oci: Any) -> Tuple[Dict[str, Any], Any]:
         if self._auth is None:
             if self.settings.auth == params.AUTH_API_KEY:
@@ -121,11 +126,16 @@ class OciApi(Budgeted):
                 signer = oci.auth.signers.SecurityTokenSigner(cached.token, key)
                 self._cached_session = True
                 return {"region": self.settings.region or cached.region}, signer
-        signer = auth.instance_principal_signer(oci, self.settings)
-        fresh = auth.session_of(signer)
+        signer, known = auth.instance_principal_signer(oci, self.settings)
+        # IMDS's canonical region name, not the signer's: older SDKs map
+        # IMDS's short code through a table that lacks newer regions, and
+        # keep the raw code ("mty") when it does not know it
+        # (docs/oci-behaviour.md).
+        region = known.name if known else signer.region
+        fresh = auth.session_of(signer, region)
         if fresh is not None:
             session_cache.save(ident, fresh)
-        return {"region": self.settings.region or signer.region}, signer
+        return {"region": self.settings.region or region}, signer
 
     def _forget_session(self) -> bool:
         """After a 401 with a cached session: drop it so that the next call
@@ -235,7 +245,12 @@ class OciApi(Budgeted):
         return sdk.to_dict(response.data)
 
     def _list(
-        self, operation: str, kind: str, method: str, *args: Any, **kwargs: Any
+        self,
+        operation: str,
+        kind: str,
+        method: str,
+        *args: Any,
+        **kwargs: Any,
     ) -> List[Dict[str, Any]]:
         def page(token: Optional[str]) -> Tuple[List[Dict[str, Any]], Optional[str]]:
             extra = {"page": token} if token else {}
@@ -276,6 +291,8 @@ class OciApi(Budgeted):
         subnet_id: Optional[str] = None,
         vnic_id: Optional[str] = None,
     ) -> List[Dict[str, Any]]:
+        """The private IPs (IPv6s) matching the filters (one page for a
+        lookup by address and subnet: at_most_one)."""
         return self._list(
             family.operation("List"),
             "network",
@@ -417,7 +434,7 @@ def new_retry_token() -> str:
     return uuid.uuid4().hex
 
 
-def _given(**kwargs: Optional[str]) -> Dict[str, str]:
+def _given(**kwargs: Optional[str]) -> Dict[str, Any]:
     return {k: v for k, v in kwargs.items() if v is not None}
 
 

@@ -3,7 +3,7 @@ instance itself (instance principal), within pcs-oci's time bound.
 
 Environment:
   OCI_METADATA_BASE_URL        IMDS base URL for the instance-principal signer
-                               (read by the SDK itself), e.g.
+                               (given to every SDK version: sdk_compat.py), e.g.
                                http://127.0.0.1:PORT/opc/v2
   PCS_OCI_FEDERATION_ENDPOINT  our own override of the instance-principal
                                federation (token) endpoint, full URL, e.g.
@@ -16,12 +16,12 @@ import threading
 import time
 import urllib.parse
 from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 from pcs_oci import settings as pcs_settings
 from pcs_oci.common import reports
 from pcs_oci.lib.errors import CloudError, PcsOciError
-from pcs_oci.lib.oci import errors
+from pcs_oci.lib.oci import errors, sdk_compat
 from pcs_oci.lib.oci.retry import retry_strategy
 from pcs_oci.lib.oci.settings import OciSettings, backoff_seconds
 
@@ -178,30 +178,84 @@ def _signer_retryable(error: BaseException) -> bool:
     return not isinstance(error, Deadline)
 
 
-def instance_principal_signer(oci: Any, s: OciSettings) -> Any:
-    """The SDK's instance-principal signer (IMDS certificate, then a token),
-    built within s.max_total_seconds; any failure is OCI_AUTH_FAILED (or
+def federation_endpoint(oci: Any, region: Optional["InstanceRegion"]) -> str:
+    """Where the signer gets its token: our override (tests), else "" (the
+    SDK's own choice) unless the SDK does not know the instance's region.
+
+    The signer builds https://auth.<region>.<domain>/v1/x509 from the short
+    region code IMDS gives and its own region table; an older SDK's table
+    lacks newer regions (2.93.1 lacks 34 of 2.189.0's 85) and would ask a
+    host that does not exist. IMDS's canonical name and realm domain build
+    the same URL without the table.
+    """
+    override = os.environ.get(FEDERATION_ENDPOINT_ENV, "").strip()
+    if override or region is None or not region.realm_domain:
+        return override
+    if region.name in getattr(oci.regions, "REGIONS", ()):
+        return ""
+    return "https://auth.{}.{}/v1/x509".format(region.name, region.realm_domain)
+
+
+class InstanceRegion(NamedTuple):
+    # Canonical, e.g. us-ashburn-1 (IMDS canonicalRegionName).
+    name: str
+    # e.g. oraclecloud.com (IMDS regionInfo.realmDomainComponent); "" if absent.
+    realm_domain: str
+
+
+def instance_region(seconds: float) -> Optional[InstanceRegion]:
+    """This instance's region from IMDS (canonicalRegionName), or None when
+    IMDS cannot say within seconds: the signer then reads it itself, and
+    fails with the reason if IMDS is really down."""
+    from pcs_oci.lib.imds import Imds, canonical_region
+
+    try:
+        doc = Imds(max_total_seconds=max(0.1, min(seconds, 5.0))).instance()
+        info = doc.get("regionInfo")
+        domain = info.get("realmDomainComponent") if isinstance(info, dict) else None
+        return InstanceRegion(
+            canonical_region(doc), domain.strip() if isinstance(domain, str) else ""
+        )
+    except PcsOciError:
+        return None
+
+
+def instance_principal_signer(oci: Any, s: OciSettings) -> Tuple[Any, Optional[InstanceRegion]]:
+    """The SDK's instance-principal signer (IMDS certificate, then a token)
+    and this instance's region from IMDS (None if IMDS could not say), both
+    within s.max_total_seconds; any failure is OCI_AUTH_FAILED (or
     OCI_CLOCK_SKEW), transient."""
-    federation = os.environ.get(FEDERATION_ENDPOINT_ENV, "").strip()
-    kwargs: Dict[str, Any] = {
-        "retry_strategy": retry_strategy(oci, s, s.max_total_seconds),
-        "federation_client_retry_strategy": retry_strategy(oci, s, s.max_total_seconds),
-        "federation_client_circuit_breaker_strategy": (
-            oci.circuit_breaker.NoCircuitBreakerStrategy()
-        ),
-    }
-    if federation:
-        kwargs["federation_endpoint"] = federation
+    from pcs_oci.lib.imds import base_url_from_env
+
+    imds_base = base_url_from_env()
     environment = ProxyEnvironment(s.proxy)
     deadline = time.monotonic() + s.max_total_seconds
+    # What the thread found out, for the caller (also after a failure).
+    found: Dict[str, Any] = {"federation": os.environ.get(FEDERATION_ENDPOINT_ENV, "").strip()}
 
     def build() -> Any:
+        # Inside the bound: the region read is part of authenticating.
+        region = instance_region(deadline - time.monotonic())
+        federation = federation_endpoint(oci, region)
+        found.update(region=region, federation=federation)
+        kwargs: Dict[str, Any] = {
+            "retry_strategy": retry_strategy(oci, s, s.max_total_seconds),
+            "federation_client_retry_strategy": retry_strategy(oci, s, s.max_total_seconds),
+            "federation_client_circuit_breaker_strategy": (
+                oci.circuit_breaker.NoCircuitBreakerStrategy()
+            ),
+        }
+        if federation:
+            kwargs["federation_endpoint"] = federation
         attempt = 0
         while True:
             attempt += 1
             try:
                 # The constructor reads IMDS and fetches the token.
                 with environment.applied():
+                    sdk_compat.prepare_signer(
+                        oci, imds_base, retry_strategy(oci, s, s.max_total_seconds)
+                    )
                     return oci.auth.signers.InstancePrincipalsSecurityTokenSigner(**kwargs)
             except Exception as e:  # retried below or re-raised
                 wait = backoff_seconds(s, attempt)
@@ -214,11 +268,12 @@ def instance_principal_signer(oci: Any, s: OciSettings) -> Any:
             time.sleep(wait)
 
     try:
-        return run_bounded(build, s.max_total_seconds, give_up=environment.close)
+        signer = run_bounded(build, s.max_total_seconds, give_up=environment.close)
     except PcsOciError:
         raise
     except Exception as e:  # any signer failure is an auth failure
-        raise _signer_failure(oci, e, federation) from None
+        raise _signer_failure(oci, e, str(found["federation"])) from None
+    return signer, found.get("region")
 
 
 def _signer_failure(oci: Any, e: Exception, federation: str) -> CloudError:
@@ -262,15 +317,15 @@ def _signer_failure(oci: Any, e: Exception, federation: str) -> CloudError:
     )
 
 
-def session_of(signer: Any) -> Optional[Any]:
-    """The signer's token and session key as a session_cache.Session, or None
-    if this SDK's signer does not show them as every version so far does
-    (api_key "ST$<token>", private_key): then nothing is cached."""
+def session_of(signer: Any, region: Optional[str]) -> Optional[Any]:
+    """The signer's token and session key as a session_cache.Session (kept
+    with the region the calls go to), or None if this SDK's signer does not
+    show them as every version so far does (api_key "ST$<token>",
+    private_key): then nothing is cached."""
     from pcs_oci.lib.oci import session_cache, signing
 
     api_key = getattr(signer, "api_key", None)
     key = getattr(signer, "private_key", None)
-    region = getattr(signer, "region", None)
     if not isinstance(api_key, str) or not api_key.startswith("ST$") or key is None:
         return None
     token = api_key[len("ST$") :]

@@ -19,6 +19,12 @@ from pcs_oci.lib.oci.retry import BUSY_CODES
 # Compute operations (fence_oci) need the instance family, not the network.
 INSTANCE_OPERATIONS = ("GetInstance", "ListInstances", "InstanceAction")
 
+# 400: a resource named in the request body (a VNIC to move to, a private IP
+# to look up) is not found or not authorized (OCI API errors page). To the
+# principal that is the refusal a 404 NotAuthorizedOrNotFound is for a
+# resource in the URI, and wants the same policy fix.
+RELATED_NOT_AUTHORIZED = "RelatedResourceNotAuthorizedOrNotFound"
+
 CLOCK_SKEW_HINT = "the node's clock is off by more than 5 minutes; check chronyd/NTP"
 
 _SECRET_LOOKING = re.compile(
@@ -150,7 +156,11 @@ def map_service_error(
             if auth == params.AUTH_INSTANCE_PRINCIPAL
             else "check the user, fingerprint and key in the OCI config file"
         )
-    elif status == 403 or (status == 404 and code.startswith("NotAuthorized")):
+    elif (
+        status == 403
+        or (status == 404 and code.startswith("NotAuthorized"))
+        or (status == 400 and code == RELATED_NOT_AUTHORIZED)
+    ):
         report_code = reports.OCI_NOT_AUTHORIZED
         if status == 404:
             # The code and the opc-request-id first: an exit reason keeps 128 characters.

@@ -1,4 +1,5 @@
 import http.server
+import ipaddress
 import json
 import socket
 import threading
@@ -251,8 +252,68 @@ def test_read_node_facts(stub: Stub) -> None:
         vlan_tag=0,
         ipv6_subnet_cidr="2001:db8:0:1::/64",
         ipv6_addresses=["2001:db8:0:1::5"],
+        ipv6_subnet_cidrs=["2001:db8:0:1::/64"],
     )
     assert not second.is_primary and second.nic_index is None and second.ipv6_subnet_cidr is None
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        {"ipv6SubnetCidrBlock": ["2001:db8:0:1::/64", "2001:db8:0:2::/64"]},
+        {
+            "ipv6SubnetCidrBlock": "2001:db8:0:1::/64",
+            "ipv6SubnetCidrBlocks": ["2001:db8:0:1::/64", "2001:db8:0:2::/64"],
+        },
+    ],
+)
+def test_every_ipv6_prefix_counts(stub: Stub, shape: Dict[str, Any]) -> None:
+    """A subnet may have several IPv6 prefixes: a VIP in the second one is in
+    this VNIC's subnet too, with that prefix's length."""
+    entry = dict(
+        vnicId="ocid1.vnic.v6",
+        privateIp="10.0.0.2",
+        subnetCidrBlock="10.0.0.0/24",
+        ipv6Addresses=["2001:db8:0:1::5", "2001:db8:0:2::5"],
+        **shape,
+    )
+    stub.serve("vnics/", [entry])
+    (vnic,) = read_node_facts(fast(stub)).vnics
+    assert vnic.ipv6_subnet_cidrs == ["2001:db8:0:1::/64", "2001:db8:0:2::/64"]
+    assert vnic.ipv6_subnet_cidr == "2001:db8:0:1::/64"
+    assert vnic_for_ip([vnic], "2001:db8:0:2::100") == vnic
+    assert str(vnic.network_of(ipaddress.ip_address("2001:db8:0:2::100"))) == "2001:db8:0:2::/64"
+
+
+def test_an_ipv6_only_vnic(stub: Stub) -> None:
+    """As cloud-init's captured answers show it: no privateIp, and the IPv4
+    subnet "<null>"."""
+    stub.serve(
+        "vnics/",
+        [
+            {
+                "vnicId": "ocid1.vnic.v6only",
+                "subnetCidrBlock": "<null>",
+                "macAddr": "02:00:17:00:00:01",
+                "ipv6SubnetCidrBlock": "2001:db8:0:3::/64",
+                "ipv6Addresses": ["2001:db8:0:3::5"],
+            }
+        ],
+    )
+    (vnic,) = read_node_facts(fast(stub)).vnics
+    assert (vnic.private_ip, vnic.subnet_cidr) == ("", "")
+    assert [str(n) for n in vnic.networks()] == ["2001:db8:0:3::/64"]
+    assert vnic_for_ip([vnic], "2001:db8:0:3::100") == vnic
+    with pytest.raises(ConfigError) as e:
+        vnic_for_ip([vnic], "10.0.0.100")
+    assert e.value.codes == [reports.VIP_NOT_IN_LOCAL_SUBNET]
+
+
+def test_a_vnic_with_no_address_at_all_is_a_bad_response(stub: Stub) -> None:
+    stub.serve("vnics/", [{"vnicId": "x", "subnetCidrBlock": "<null>"}])
+    with pytest.raises(CloudError) as e:
+        read_node_facts(fast(stub))
+    assert e.value.codes == [reports.IMDS_BAD_RESPONSE]
 
 
 def test_region_falls_back_to_region_info_then_short_code(stub: Stub) -> None:

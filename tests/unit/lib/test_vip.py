@@ -6,7 +6,8 @@ from pcs_oci.common import reports
 from pcs_oci.lib import vip
 from pcs_oci.lib.errors import CloudError, PcsOciError
 from pcs_oci.lib.oci.api import IpFamily
-from pcs_oci.lib.vip import AssignResult, PrivateIpInfo, assign_vip, where_is_vip
+from pcs_oci.lib.private_ip import PrivateIpInfo
+from pcs_oci.lib.vip import AssignResult, assign_vip, where_is_vip
 from tests.tools.fake_oci_api import FakeOciApi, cloud_error, where
 
 VIP = "10.0.0.10"

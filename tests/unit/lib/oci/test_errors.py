@@ -76,6 +76,34 @@ def test_not_authorized_hint_names_the_policy() -> None:
     )
 
 
+def test_a_related_resource_in_the_body_gets_the_policy_hint_too() -> None:
+    """400 RelatedResourceNotAuthorizedOrNotFound (a VNIC or private IP named
+    in the body) is a refusal like 404 NotAuthorizedOrNotFound."""
+    text = "Either VNIC with ID ocid1.vnic.x does not exist or you are not authorized to access it."
+    e = map_service_error(
+        Err(400, "RelatedResourceNotAuthorizedOrNotFound", text, "req-7"),
+        "UpdatePrivateIp",
+        compartment="ocid1.compartment.x",
+    )
+    assert e.codes == [reports.OCI_NOT_AUTHORIZED] and not e.transient
+    assert (
+        e.reports[0].hint
+        == map_service_error(
+            Err(404, "NotAuthorizedOrNotFound"), "GetVnic", compartment="ocid1.compartment.x"
+        )
+        .reports[0]
+        .hint
+    )
+    assert "`pcs-oci policy`" in e.reports[0].hint
+    assert e.reports[0].message.startswith(
+        "OCI UpdatePrivateIp failed: RelatedResourceNotAuthorizedOrNotFound (HTTP 400, "
+        "opc-request-id req-7)"
+    )
+    # Any other 400 is still a rejected request.
+    other = map_service_error(Err(400, "InvalidParameter", "m"), "UpdatePrivateIp")
+    assert other.codes == [reports.OCI_REQUEST_ERROR]
+
+
 def test_instance_operations_get_the_instance_policy() -> None:
     e = map_service_error(Err(404, "NotAuthorizedOrNotFound"), "InstanceAction")
     assert e.reports[0].hint == errors.instance_policy_hint("instance_principal")
