@@ -9,6 +9,7 @@ pointed at the fake fails there.
 """
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -69,7 +70,7 @@ def test_imds_errors_get_our_retries_not_the_sdks(fake_oci: FakeOci, make_api: A
 
 @pytest.mark.fake_world(secondary_ips={VIP: "node2"})
 def test_federation_failures_never_open_a_process_wide_breaker(
-    fake_oci: FakeOci, make_api: ApiFactory, monkeypatch: pytest.MonkeyPatch
+    fake_oci: FakeOci, make_api: ApiFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """2.15x-2.181: the federation client takes the process-wide breaker (3
     failures, then CircuitBreakerError for 30-49 s) and the signer cannot
@@ -85,6 +86,8 @@ def test_federation_failures_never_open_a_process_wide_breaker(
         breakers.NoCircuitBreakerStrategy(),
     ):
         monkeypatch.setattr(breakers, "GLOBAL_FEDERATION_CLIENT_CIRCUIT_BREAKER_STRATEGY", given)
+        # Each round federates: not the session the round before kept.
+        monkeypatch.setenv("PCS_OCI_SESSION_DIR", str(tmp_path / type(given).__name__))
         fake_oci.faults.add("Federation", status=503, code="ServiceUnavailable", count=5)
         for _ in range(5):
             with pytest.raises(CloudError) as failed:
