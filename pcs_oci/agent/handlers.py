@@ -339,15 +339,6 @@ def _monitor_api(ctx: Context, p: AgentParams) -> int:
     return ocf.OCF_SUCCESS
 
 
-def _same_address(value: Any, ip: str) -> bool:
-    import ipaddress
-
-    try:
-        return ipaddress.ip_address(str(value)) == ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-
-
 class _Seen(NamedTuple):
     """Where OCI has the VIP, as a monitor_api check (or warm-up) sees it."""
 
@@ -362,9 +353,10 @@ class _Seen(NamedTuple):
 def _where_in_oci(ctx: Context, p: AgentParams, saved: Dict[str, Any]) -> _Seen:
     """One GetPrivateIp when this node knows the VIP's OCID; else (or when
     that is stale) GetVnic and ListPrivateIps."""
+    from pcs_oci.lib.imds import parse_ip
     from pcs_oci.lib.oci.api import ip_family
     from pcs_oci.lib.private_ip import PrivateIpInfo, info_of
-    from pcs_oci.lib.vip import where_is_vip
+    from pcs_oci.lib.vip import same_ip, where_is_vip
 
     vnic_id = local_vnic(ctx, p, saved)
     known = node_cache.known_vip(saved, p.ip, vnic_id)
@@ -380,7 +372,7 @@ def _where_in_oci(ctx: Context, p: AgentParams, saved: Dict[str, Any]) -> _Seen:
                     raise
             else:
                 subnet_id = data.get("subnet_id")
-                if _same_address(data.get("ip_address"), p.ip) and (
+                if same_ip(data.get("ip_address"), parse_ip(p.ip)) and (
                     known is None or subnet_id == known.subnet_id
                 ):
                     return _Seen(vnic_id, subnet_id, info_of(data), api)

@@ -125,7 +125,7 @@ def _family(api: VipApi, address: IPAddress) -> _Family:
     return _Family(api, ip_family(address))
 
 
-def _same_ip(value: Any, address: IPAddress) -> bool:
+def same_ip(value: Any, address: IPAddress) -> bool:
     # Exact comparison of addresses, never of strings ("10.0.0.1" vs "10.0.0.10").
     try:
         return ipaddress.ip_address(str(value)) == address
@@ -137,7 +137,7 @@ def _find(family: _Family, address: IPAddress, subnet_id: str) -> Optional[Priva
     entries = [
         e
         for e in family.list(ip_address=str(address), subnet_id=subnet_id)
-        if _same_ip(e.get("ip_address"), address) and e.get("lifecycle_state") != "TERMINATED"
+        if same_ip(e.get("ip_address"), address) and e.get("lifecycle_state") != "TERMINATED"
     ]
     if len(entries) > 1:
         raise CloudError(
@@ -309,7 +309,7 @@ def _vnic_subnet(api: VipApi, vnic_id: str, address: IPAddress) -> str:
                 "VNIC {} has no subnet (VLAN-attached VNICs are not supported)".format(vnic_id),
             )
         )
-    if address.version == 4 and _same_ip(vnic.get("private_ip"), address):
+    if address.version == 4 and same_ip(vnic.get("private_ip"), address):
         raise vip_errors.primary_error(address, vnic_id)
     return str(subnet_id)
 
@@ -326,7 +326,7 @@ def _read_known(family: _Family, address: IPAddress, known: KnownVip) -> Optiona
             return None
         raise
     data = current.data
-    if not _same_ip(data.get("ip_address"), address) or data.get("subnet_id") != known.subnet_id:
+    if not same_ip(data.get("ip_address"), address) or data.get("subnet_id") != known.subnet_id:
         return None
     return current
 
