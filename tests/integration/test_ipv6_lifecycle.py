@@ -3,6 +3,7 @@
 recording shows them, see pcs_oci/lib/vip.py for what is assumed)."""
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from pcs_oci.lib.errors import CloudError
 from pcs_oci.lib.vip import assign_vip, where_is_vip
 from tests.fakes.harness import FakeOci
 from tests.integration.test_oci_layer import VIP6, ApiFactory, on_vnic, vnic_of
+from tests.integration.test_public_ips import status_on
 
 V6_WORLD = {"ipv6_cidr": "fd00:10::/64"}
 
@@ -85,3 +87,18 @@ def test_a_terminated_ipv6_is_absent_to_lookups(fake_oci: FakeOci, make_api: Api
     assert info is not None and info.gone and not info.moving
     fake_oci.set_ipv6_state(VIP6, "TERMINATED")
     assert where_is_vip(api, VIP6, subnet) is None
+
+
+@pytest.mark.fake_world(secondary_ips={VIP6: "node1"}, **V6_WORLD)
+def test_status_shows_an_ipv6_being_deleted_on_no_vnic(
+    fake_oci: FakeOci, tmp_path: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("PCS_OCI_FEDERATION_ENDPOINT", fake_oci.federation_endpoint)
+    monkeypatch.setenv("OCI_METADATA_BASE_URL", fake_oci.imds_base("node1"))
+    (vip,) = status_on(fake_oci, tmp_path, "node1", VIP6, 64).vips
+    assert vip.problems == [] and vip.oci_node == "node1"
+    # TERMINATING keeps its vnicId in the answer, but the address is going
+    fake_oci.set_ipv6_state(VIP6, "TERMINATING")
+    (vip,) = status_on(fake_oci, tmp_path, "node1", VIP6, 64).vips
+    assert vip.oci_vnic_id is None
+    assert [p.code for p in vip.problems] == [reports.VIP_NOT_IN_OCI]

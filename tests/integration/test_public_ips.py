@@ -24,10 +24,10 @@ IP_ADDR = ["/sbin/ip", "-o", "addr", "show"]
 VIP = "10.0.0.200"
 
 
-def config(fake: FakeOci) -> Dict[str, Any]:
+def config(fake: FakeOci, ip: str = VIP, prefix: int = 24) -> Dict[str, Any]:
     return {
         "nodes": [{"hostname": n, "vnic_id": fake.node(n)["vnic_id"]} for n in ("node1", "node2")],
-        "vips": [{"name": "vip", "ip": VIP, "cidr_netmask": 24}],
+        "vips": [{"name": "vip", "ip": ip, "cidr_netmask": prefix}],
         "oci": {"endpoint": fake.core_endpoint, "timeout": 3},
     }
 
@@ -39,10 +39,13 @@ def fake(fake_oci: FakeOci, monkeypatch: Any) -> FakeOci:
     return fake_oci
 
 
-def status_on(fake: FakeOci, tmp_path: Any, holder: str) -> Any:
+def status_on(fake: FakeOci, tmp_path: Any, holder: str, ip: str = VIP, prefix: int = 24) -> Any:
+    """pcs-oci status on node1 while Pacemaker runs the VIP on holder."""
     path = tmp_path / "pcs-oci.json"
-    path.write_text(json.dumps(config(fake)))
-    here = "2: eth0    inet {}/24 scope global eth0\n".format(VIP) if holder == "node1" else ""
+    path.write_text(json.dumps(config(fake, ip, prefix)))
+    family = "inet6" if ":" in ip else "inet"
+    here = "2: eth0    {} {}/{} scope global eth0\n".format(family, ip, prefix)
+    here = here if holder == "node1" else ""
     runner = FakeRunner(
         [
             Call(CRM_MON, crm_mon_xml(resources=[("vip", "ocf:oci:IPaddr2", holder)])),

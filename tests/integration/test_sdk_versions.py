@@ -109,6 +109,10 @@ def test_the_region_comes_from_imds_not_the_sdks_table(
     api = make_api("instance_principal", **ROOMY)
     api.get_vnic(vnic_of(fake_oci, "node1"))
     assert api.region == "mx-monterrey-1"
+    # The signer is given it: IMDS's instance document is read once, by us,
+    # not again by the signer for /instance/region.
+    reads = [c for c in fake_oci.calls() if c["op"] == "Imds:instance"]
+    assert len(reads) == 1, reads
     # The config's region wins.
     configured = make_api("instance_principal", region="us-ashburn-1", **ROOMY)
     configured.get_vnic(vnic_of(fake_oci, "node1"))

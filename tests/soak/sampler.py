@@ -63,6 +63,27 @@ def parse_fib_local(text: str) -> Set[str]:
     return found
 
 
+def state_file_claim(name: str, text: Optional[str]) -> Dict[str, Any]:
+    """What one entry of a node's /run/pcs-oci says (the checker's invariant 5
+    judges it): a directory (text None), a resource's JSON state (its address
+    and which keys it has), a .fresh (the address of the answer it vouches
+    for) or something else."""
+    if text is None:
+        return {"kind": "dir"}
+    if name.endswith(".json"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return {"kind": "unreadable"}
+        if not isinstance(data, dict):
+            return {"kind": "unreadable"}
+        return {"kind": "json", "ip": data.get("ip"), "keys": sorted(data)}
+    if name.endswith(".fresh"):
+        fields = text.split()
+        return {"kind": "fresh", "ip": fields[1] if len(fields) == 2 else None}
+    return {"kind": "other"}
+
+
 def parse_crm_mon(xml_text: str) -> Dict[str, Any]:
     """What the checker needs from `crm_mon -1 --output-as=xml`."""
     root = ET.fromstring(xml_text)
@@ -227,13 +248,27 @@ class NodeWatch:
         except OSError:
             return set()
 
-    def state_files(self) -> List[str]:
+    def state_files(self) -> Dict[str, Dict[str, Any]]:
         if self.pid is None:
-            return []
+            return {}
+        top = "/proc/{}/root/{}".format(self.pid, STATE_DIR)
         try:
-            return sorted(os.listdir("/proc/{}/root/{}".format(self.pid, STATE_DIR)))
+            names = sorted(os.listdir(top))
         except OSError:
-            return []
+            return {}
+        found = {}
+        for name in names:
+            path = os.path.join(top, name)
+            try:
+                if os.path.isdir(path):
+                    text = None
+                else:
+                    with open(path, encoding="utf-8", errors="replace") as f:
+                        text = f.read(65536)
+            except OSError:
+                continue  # gone between the listing and the read
+            found[name] = state_file_claim(name, text)
+        return found
 
     def agent_processes(self, now: float) -> List[List[Any]]:
         found = []

@@ -39,7 +39,7 @@ def state(
     banned: Optional[Dict[str, List[str]]] = None,
     ping: Optional[Dict[str, bool]] = None,
     failures: Sequence[Sequence[str]] = (),
-    files: Optional[Dict[str, List[str]]] = None,
+    files: Optional[Dict[str, Dict[str, Any]]] = None,
     procs: Optional[Dict[str, List[List[Any]]]] = None,
     n_private_ips: int = 5,
     oci_error: bool = False,

@@ -343,17 +343,68 @@ def test_4_a_move_between_healthy_nodes_is_a_note() -> None:
 # ---------------------------------------------------------------- 5
 
 
-def test_5_stale_state_file() -> None:
-    files = {"node1": ["vip1.json"], "node2": ["vip2.json", "vip1.json"], "node3": []}
+def cache(ip: str = "192.168.97.200") -> Dict[str, Any]:
+    """A node cache as a stop keeps it (what the sampler records of it)."""
+    return {"kind": "json", "ip": ip, "keys": ["ip", "private_ip_id", "subnet_id", "vnic_id"]}
+
+
+def checked(ip: str = "192.168.97.200") -> Dict[str, Any]:
+    """A holder's state file after a monitor_api check."""
+    return dict(cache(ip), keys=cache(ip)["keys"] + ["checked_at", "warned"])
+
+
+SESSION = {"kind": "dir"}
+
+
+def test_5_the_caches_issue_13_keeps_on_every_node_are_no_leak() -> None:
+    # node1 holds vip1 (monitor_api's answer and .fresh are its), node2 vip2;
+    # the node caches of the VIPs they do not hold and the session stay.
+    files = {
+        "node1": {
+            "vip1.json": checked(),
+            "vip1.fresh": {"kind": "fresh", "ip": "192.168.97.200"},
+            "vip2.json": cache("192.168.97.201"),
+            "session": SESSION,
+        },
+        "node2": {"vip2.json": checked("192.168.97.201"), "vip1.json": cache(), "session": SESSION},
+        "node3": {"vip1.json": cache(), "vip2.json": cache("192.168.97.201")},
+    }
+    ticks = stream(30, lambda t: {"files": files} if t >= 20 else {})
+    assert run(ticks, [final(5)]).violations == []
+
+
+def test_5_a_monitor_api_answer_on_a_node_that_does_not_hold_the_vip() -> None:
+    files = {"node1": {"vip1.json": checked()}, "node2": {"vip1.json": checked()}, "node3": {}}
     ticks = stream(30, lambda t: {"files": files} if t >= 20 else {})
     (v,) = run(ticks, [final(5)]).violations
     assert v["kind"] == "stale_state_file" and v["node"] == "node2" and v["vip"] == "vip1"
-
-
-def test_5_unknown_state_file() -> None:
-    files = {"node1": ["vip1.json", ".state.x1y2"], "node2": ["vip2.json"], "node3": []}
+    assert "checked_at, warned" in v["detail"]
+    # the .fresh the shell trusts, and a move in flight recorded by monitor_api
+    files = {
+        "node1": {},
+        "node2": {"vip1.fresh": {"kind": "fresh", "ip": "192.168.97.200"}},
+        "node3": {"vip1.json": dict(cache(), keys=["ip", "moving_since"])},
+    }
     ticks = stream(30, lambda t: {"files": files} if t >= 20 else {})
-    assert kinds(run(ticks, [final(5)])) == ["stale_state_file"]
+    found = run(ticks, [final(5)]).violations
+    assert [(v["node"], v["vip"]) for v in found] == [("node2", "vip1"), ("node3", "vip1")]
+
+
+def test_5_unknown_or_unreadable_state_file() -> None:
+    files = {
+        "node1": {"vip1.json": checked(), ".state.77.1": {"kind": "other"}},
+        "node2": {"vip1.json": {"kind": "unreadable"}, "vip3.json": cache()},
+        "node3": {"session": {"kind": "other"}},
+    }
+    ticks = stream(30, lambda t: {"files": files} if t >= 20 else {})
+    found = run(ticks, [final(5)]).violations
+    assert kinds(run(ticks, [final(5)])) == ["stale_state_file"] * 4
+    assert sorted((v["node"], v["vip"] or "-") for v in found) == [
+        ("node1", "-"),
+        ("node2", "-"),
+        ("node2", "vip1"),
+        ("node3", "-"),
+    ]
 
 
 def test_5_hung_agent_process() -> None:
@@ -378,8 +429,8 @@ def test_5_a_hung_nodes_processes_are_not_counted() -> None:
 
 
 def test_5_oci_private_ip_leak_and_teardown_leftovers() -> None:
-    ticks = stream(30, lambda t: {"files": {n: [] for n in NODES}, "n_private_ips": 6})
-    ticks[-1]["files"] = {"node1": ["vip1.json"], "node2": ["vip2.json"], "node3": []}
+    ticks = stream(30, lambda t: {"files": {n: {} for n in NODES}, "n_private_ips": 6})
+    ticks[-1]["files"] = {"node1": {"vip1.json": checked()}, "node2": {}, "node3": {}}
     assert kinds(run(ticks, [final(5)])) == ["oci_private_ip_leak"]
     result = run(stream(30), [final(5)], leftovers=["process 123: corosync"])
     assert kinds(result) == ["left_after_teardown"]

@@ -7,7 +7,7 @@ import pytest
 
 from tests.soak import aftermath, docs, metrics, report, timing
 from tests.soak import samples as S
-from tests.soak.sampler import parse_crm_mon, parse_fib_local
+from tests.soak.sampler import parse_crm_mon, parse_fib_local, state_file_claim
 from tests.soak.synthetic import T0, event, stream
 
 DATA = Path(__file__).with_name("data")
@@ -37,6 +37,23 @@ Local:
 def test_fib_local_addresses() -> None:
     assert parse_fib_local(FIB) == {"127.0.0.1", "192.168.97.11", "192.168.97.200"}
     assert parse_fib_local(FIB.replace("Local:", "Other:")) == set()
+
+
+def test_what_a_state_file_claims() -> None:
+    text = '{"ip": "192.168.97.200", "vnic_id": "ocid1.vnic.oc1..a", "checked_at": 5.0}'
+    assert state_file_claim("vip1.json", text) == {
+        "kind": "json",
+        "ip": "192.168.97.200",
+        "keys": ["checked_at", "ip", "vnic_id"],
+    }
+    assert state_file_claim("vip1.json", '{"ip": "192.168.9') == {"kind": "unreadable"}
+    assert state_file_claim("vip1.json", "[]") == {"kind": "unreadable"}
+    assert state_file_claim("vip1.fresh", "812 192.168.97.200\n") == {
+        "kind": "fresh",
+        "ip": "192.168.97.200",
+    }
+    assert state_file_claim("session", None) == {"kind": "dir"}
+    assert state_file_claim(".state.4242.1", "") == {"kind": "other"}
 
 
 def test_crm_mon_view() -> None:

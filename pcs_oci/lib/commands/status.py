@@ -163,8 +163,8 @@ def _oci_view(
             info = where_is_vip(api, vip.address, subnet_id)
     except PcsOciError as e:
         return OciView(error=e.reports[0])
-    if info is None:
-        return OciView()
+    if info is None or info.gone:
+        return OciView()  # an IPv6 being deleted is on no VNIC, whatever its vnicId says
     if info.moving:
         return OciView(moving=True)
     if vip.address.version != 4:

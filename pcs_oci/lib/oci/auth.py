@@ -256,7 +256,8 @@ def instance_principal_signer(oci: Any, s: OciSettings) -> Tuple[Any, Optional[I
                     sdk_compat.prepare_signer(
                         oci, imds_base, retry_strategy(oci, s, s.max_total_seconds)
                     )
-                    return oci.auth.signers.InstancePrincipalsSecurityTokenSigner(**kwargs)
+                    signer = sdk_compat.signer_class(oci, region.name if region else None)
+                    return signer(**kwargs)
             except Exception as e:  # retried below or re-raised
                 wait = backoff_seconds(s, attempt)
                 if (

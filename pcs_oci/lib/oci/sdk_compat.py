@@ -27,7 +27,7 @@ agent, fence_oci or pcs-oci run), under one lock.
 """
 
 import threading
-from typing import Any
+from typing import Any, Optional
 
 _LOCK = threading.Lock()
 # The class attributes older signers build their IMDS requests from.
@@ -48,6 +48,22 @@ def reads_base_url_per_construction(oci: Any) -> bool:
     """True from SDK 2.174.0: the signer reads OCI_METADATA_BASE_URL each time."""
     cls = oci.auth.signers.InstancePrincipalsSecurityTokenSigner
     return hasattr(cls, "_get_env_override_metadata_base_url")
+
+
+def signer_class(oci: Any, region: Optional[str]) -> Any:
+    """The instance-principal signer class to construct. Given the region we
+    read from IMDS (canonicalRegionName), one whose instances already have it:
+    the constructor then skips its own read of /instance/region (every SDK
+    from the floor on asks initialize_and_return_region, which returns a
+    region the object has), and its token endpoint comes from the canonical
+    name, not from its table's guess at the short code."""
+    cls = oci.auth.signers.InstancePrincipalsSecurityTokenSigner
+    if not region:
+        return cls
+    # An instance document without the canonical name gave the short code:
+    # map it as the SDK's own read would.
+    region = getattr(oci.regions, "REGIONS_SHORT_NAMES", {}).get(region.lower(), region)
+    return type(cls.__name__, (cls,), {"region": region, "__module__": __name__})
 
 
 def prepare_signer(oci: Any, imds_base: str, imds_retry_strategy: Any) -> None:
