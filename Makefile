@@ -158,10 +158,12 @@ $(EL9_VENV)/.installed: requirements-el9-libs.txt setup.py tests/tools/imds_guar
 sdk-floor-venv: $(FLOOR_VENV)/.installed
 el9-libs-venv: $(EL9_VENV)/.installed
 
-test-sdk-floor: sdk-floor-venv
+# agent-venv: test_cib_file has pcs read the agent's meta-data, as hacluster,
+# with the interpreter the lab's agent uses.
+test-sdk-floor: sdk-floor-venv agent-venv
 	$(FLOOR_VENV)/bin/python -m pytest -p no:cacheprovider -m "not cluster" $(MATRIX_TESTS) $(PYTEST_ARGS)
 
-test-el9-libs: el9-libs-venv
+test-el9-libs: el9-libs-venv agent-venv
 	$(EL9_VENV)/bin/python -m pytest -p no:cacheprovider -m "not cluster" $(MATRIX_TESTS) $(PYTEST_ARGS)
 
 test-sdk-matrix: test-sdk-floor test-el9-libs

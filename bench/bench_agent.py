@@ -638,6 +638,24 @@ def not_more(c: latency_lib.Counts, before: latency_lib.Counts) -> bool:
     )
 
 
+def tally(labelled: Sequence[Tuple[str, latency_lib.Counts]]) -> str:
+    """'h: A. failover starts: A (9 of 10), B (1 of 10)': each kind's distinct counts."""
+    parts = []
+    for kind in dict.fromkeys(k for k, _ in labelled):
+        texts = [c.text() for k, c in labelled if k == kind]
+        seen = list(dict.fromkeys(texts))
+        if len(texts) == 1:
+            parts.append("{}: {}".format(kind, texts[0]))
+        else:
+            parts.append(
+                "{} starts: {}".format(
+                    kind,
+                    ", ".join("{} ({} of {})".format(t, texts.count(t), len(texts)) for t in seen),
+                )
+            )
+    return ". ".join(parts)
+
+
 def render(
     micro: Dict[str, Any],
     failovers: List[Dict[str, float]],
@@ -777,7 +795,7 @@ def render(
         (
             "the write is the 2nd Core call, then only confirming reads; 0 federation and "
             "0 metadata calls (h and each failover's start)",
-            "; ".join(c.text() for c in fast),
+            tally([("h", counts["h"])] + [("failover", c) for c in failover_counts]),
             all(fast_calls(c) for c in fast),
         )
     )
