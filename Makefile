@@ -17,7 +17,7 @@ APT_PACKAGES := pacemaker corosync pcs resource-agents pacemaker-cli-utils fence
 
 .PHONY: check check-el10 deps venv agent-venv bench-venv bench bench-completion bench-oci-layer bench-agent lint typecheck vermin test test-unit demo clean install-agent install-fence-agent rpm rpmlint repo completion man soak soak-ci soak-docs \
 	sdk-floor-venv el9-libs-venv test-sdk-floor test-el9-libs test-sdk-matrix \
-	test-sdk-floor-ci test-el9-libs-ci test-sdk-matrix-ci
+	test-el9-libs-ci test-sdk-matrix-ci
 
 check: deps venv lint typecheck vermin test
 
@@ -168,29 +168,16 @@ test-el9-libs: el9-libs-venv agent-venv
 
 test-sdk-matrix: test-sdk-floor test-el9-libs
 
-# CI's share of the matrix, sized to run next to other work (issue 12): on
-# the SDK floor the tests of how pcs-oci meets OCI and the SDK (the OCI
-# layer, the signer per SDK version, moves, IMDS, the agent and verify
-# against the fakes), without the process-heavy suites that do not depend
-# on the SDK version (fault matrix, load, races, hostile input: `make
-# test-sdk-floor` runs them); on EL9's libraries the unit tests. Both at once.
-SDK_CI_TESTS ?= tests/unit/lib/oci tests/unit/lib/test_vip.py tests/unit/lib/test_imds.py \
-	tests/unit/agent tests/fakes \
-	tests/integration/test_oci_layer.py tests/integration/test_sdk_versions.py \
-	tests/integration/test_recorded_moves.py tests/integration/test_move_in_flight.py \
-	tests/integration/test_ipv6_lifecycle.py tests/integration/test_agent_refusals.py \
-	tests/integration/test_public_ips.py tests/integration/test_verify.py \
-	tests/integration/test_cli_discover.py tests/integration/test_fence_oci.py
+# CI's share of the matrix (issue 12), run next to check-el10: on the SDK
+# floor the whole unit, fake and integration suite (`make test-sdk-floor`),
+# on EL9's libraries the unit tests. Both at once.
 EL9_CI_TESTS ?= tests/unit
-
-test-sdk-floor-ci: sdk-floor-venv
-	$(FLOOR_VENV)/bin/python -m pytest -p no:cacheprovider -q -m "not cluster" $(SDK_CI_TESTS) $(PYTEST_ARGS)
 
 test-el9-libs-ci: el9-libs-venv
 	$(EL9_VENV)/bin/python -m pytest -p no:cacheprovider -q -m "not cluster" $(EL9_CI_TESTS) $(PYTEST_ARGS)
 
 test-sdk-matrix-ci:
-	$(MAKE) --no-print-directory -j2 --output-sync=target test-sdk-floor-ci test-el9-libs-ci
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sdk-floor test-el9-libs-ci
 
 # The EL10 generation (as root): Pacemaker 3.0, pcs 0.12, Python 3.13 in a
 # Debian 13 root (built once with debootstrap, cached under /var/tmp), and the
