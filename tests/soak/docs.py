@@ -35,8 +35,10 @@ INVARIANTS = [
     ),
     (
         "5",
-        "Nothing leaks: no stale state file, no private IP beyond the nodes' and the VIPs', "
-        "no agent process past its timeout, nothing of the lab after the teardown.",
+        "Nothing leaks: no file in a node's /run/pcs-oci that makes it believe it runs a VIP "
+        "it does not hold (the node and session caches claim nothing), no private IP beyond "
+        "the nodes' and the VIPs', no agent process past its timeout, nothing of the lab after "
+        "the teardown.",
     ),
 ]
 
