@@ -63,13 +63,25 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# Sandboxes are built and run from parallel threads. A script being written
+# while another thread forks stays open for writing in that child until it
+# execs, and running the script meanwhile fails with ETXTBSY ("Text file
+# busy"). Writing scripts and spawning under one lock closes that window:
+# Popen returns only once its child has exec'd (closing our O_CLOEXEC fds).
+_SPAWN_LOCK = threading.Lock()
+
+
+def write_script(target: Path, text: str) -> Path:
+    with _SPAWN_LOCK:
+        target.write_text(text)
+        target.chmod(0o755)
+    return target
+
+
 def install_entry_point(directory: Path, python: str = sys.executable) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     text = ENTRY.read_text().replace("PCS_OCI_PYTHON=/usr/bin/python3", "PCS_OCI_PYTHON=" + python)
-    target = directory / "IPaddr2"
-    target.write_text(text)
-    target.chmod(0o755)
-    return target
+    return write_script(directory / "IPaddr2", text)
 
 
 class Result(NamedTuple):
@@ -106,8 +118,7 @@ class Sandbox:
         ocf = root / "ocf"
         script = ocf / "resource.d" / "heartbeat" / "IPaddr2"
         script.parent.mkdir(parents=True, exist_ok=True)
-        script.write_text(SCRIPTED_IPADDR2)
-        script.chmod(0o755)
+        write_script(script, SCRIPTED_IPADDR2)
         self.ocf_root = ocf
         self.log = root / "ipaddr2.log"
         self.up = root / "address-up"
@@ -198,9 +209,10 @@ def run_entry_point(
     """The entry point as a fresh process; its peak RSS from wait4()."""
     start = time.monotonic()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(
-            [str(entry), action], stdout=out, stderr=err, env=dict(env), start_new_session=True
-        )
+        with _SPAWN_LOCK:
+            proc = subprocess.Popen(
+                [str(entry), action], stdout=out, stderr=err, env=dict(env), start_new_session=True
+            )
         rusage = None
         deadline = start + timeout_s
         while True:
