@@ -320,8 +320,7 @@ def _monitor_api(ctx: Context, p: AgentParams) -> int:
     known = dict(saved, **learnt, checked_at=now, warned=False)
     known.pop("moving_since", None)
     state.save(ctx.environ, known)
-    # An IPv6 being deleted is on no VNIC whatever its vnicId still says.
-    holder = None if seen.private_ip.gone else seen.private_ip.vnic_id
+    holder = seen.private_ip.holder
     if holder != seen.vnic_id:
         if holder:
             where = "VNIC " + holder

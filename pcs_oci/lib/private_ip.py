@@ -14,8 +14,9 @@ from typing import Any, Dict, NamedTuple, Optional
 # the address anew); TERMINATED one deleted, which a list may still show:
 # it is taken as absent. The same as the fakes do (tests/fakes/fidelity.py).
 IPV6_PROVISIONING = "PROVISIONING"
-IPV6_AVAILABLE = "AVAILABLE"
-IPV6_GONE = ("TERMINATING", "TERMINATED")
+IPV6_TERMINATING = "TERMINATING"
+IPV6_TERMINATED = "TERMINATED"
+IPV6_GONE = (IPV6_TERMINATING, IPV6_TERMINATED)
 
 
 class PrivateIpInfo(NamedTuple):
@@ -34,8 +35,18 @@ class PrivateIpInfo(NamedTuple):
         return self.state in IPV6_GONE
 
     @property
+    def terminating(self) -> bool:
+        return self.state == IPV6_TERMINATING
+
+    @property
     def provisioning(self) -> bool:
         return self.state == IPV6_PROVISIONING
+
+    @property
+    def holder(self) -> Optional[str]:
+        """The VNIC OCI assigns it to: none for an Ipv6 being deleted, whatever
+        its vnicId still says."""
+        return None if self.gone else self.vnic_id
 
     @property
     def moving(self) -> bool:

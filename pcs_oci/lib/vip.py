@@ -34,7 +34,7 @@ from pcs_oci.lib.oci.api import IpFamily, Tagged, ip_family, new_retry_token
 from pcs_oci.lib.oci.errors import http_detail
 from pcs_oci.lib.oci.retry import BUSY_CODES
 from pcs_oci.lib.oci.settings import DEFAULT_MAX_TOTAL_SECONDS
-from pcs_oci.lib.private_ip import PrivateIpInfo, info_of
+from pcs_oci.lib.private_ip import IPV6_TERMINATED, PrivateIpInfo, info_of
 
 # Times we re-read and retry after someone else changed the private IP between
 # our read and our write (412 NoEtagMatch, or a 409 on create).
@@ -137,7 +137,7 @@ def _find(family: _Family, address: IPAddress, subnet_id: str) -> Optional[Priva
     entries = [
         e
         for e in family.list(ip_address=str(address), subnet_id=subnet_id)
-        if same_ip(e.get("ip_address"), address) and e.get("lifecycle_state") != "TERMINATED"
+        if same_ip(e.get("ip_address"), address) and e.get("lifecycle_state") != IPV6_TERMINATED
     ]
     if len(entries) > 1:
         raise CloudError(
@@ -424,7 +424,7 @@ def _until_available(
             ),
             transient=True,
         )
-    if now.vnic_id != vnic_id or now.gone:
+    if now.holder != vnic_id:
         raise vip_errors.not_confirmed(address, now.id, now.vnic_id, vnic_id)
 
 
@@ -433,16 +433,14 @@ def _wait_until_deleted(
 ) -> None:
     """An Ipv6 TERMINATING: read it back until it is TERMINATED or not found."""
     try:
-        now = info_of(
-            _read_back(family, found.id, lambda e, _: e.state == "TERMINATING", deadline).data
-        )
+        now = info_of(_read_back(family, found.id, lambda e, _: e.terminating, deadline).data)
     except CloudError as e:
         if e.status == 404:
             return
         if not _out_of_time(e):
             raise
         now = found
-    if now.state == "TERMINATING":
+    if now.terminating:
         raise CloudError(
             reports.item(
                 reports.VIP_MOVE_NOT_CONFIRMED,

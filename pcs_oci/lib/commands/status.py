@@ -163,12 +163,12 @@ def _oci_view(
             info = where_is_vip(api, vip.address, subnet_id)
     except PcsOciError as e:
         return OciView(error=e.reports[0])
-    if info is None or info.gone:
-        return OciView()  # an IPv6 being deleted is on no VNIC, whatever its vnicId says
+    if info is None:
+        return OciView()
     if info.moving:
         return OciView(moving=True)
     if vip.address.version != 4:
-        return OciView(info.vnic_id)  # public IPs are IPv4 only
+        return OciView(info.holder)  # public IPs are IPv4 only
     try:
         with api.budget():
             public = api.public_ip_of(info.id)
@@ -180,7 +180,7 @@ def _oci_view(
             )
         )
         public = None
-    return OciView(info.vnic_id, public)
+    return OciView(info.holder, public)
 
 
 def _local_vnics(env: Env, config: Config) -> List[VnicFacts]:
