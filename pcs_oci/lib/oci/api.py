@@ -126,16 +126,11 @@ class OciApi(Budgeted):
                 signer = oci.auth.signers.SecurityTokenSigner(cached.token, key)
                 self._cached_session = True
                 return {"region": self.settings.region or cached.region}, signer
-        signer, known = auth.instance_principal_signer(oci, self.settings)
-        # IMDS's canonical region name, not the signer's: older SDKs map
-        # IMDS's short code through a table that lacks newer regions, and
-        # keep the raw code ("mty") when it does not know it
-        # (docs/oci-behaviour.md).
-        region = known.name if known else signer.region
-        fresh = auth.session_of(signer, region)
+        signer = auth.instance_principal_signer(oci, self.settings)
+        fresh = auth.session_of(signer)
         if fresh is not None:
             session_cache.save(ident, fresh)
-        return {"region": self.settings.region or region}, signer
+        return {"region": self.settings.region or signer.region}, signer
 
     def _forget_session(self) -> bool:
         """After a 401 with a cached session: drop it so that the next call

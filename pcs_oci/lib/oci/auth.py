@@ -16,7 +16,7 @@ import threading
 import time
 import urllib.parse
 from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional
 
 from pcs_oci import settings as pcs_settings
 from pcs_oci.common import reports
@@ -220,24 +220,25 @@ def instance_region(seconds: float) -> Optional[InstanceRegion]:
         return None
 
 
-def instance_principal_signer(oci: Any, s: OciSettings) -> Tuple[Any, Optional[InstanceRegion]]:
-    """The SDK's instance-principal signer (IMDS certificate, then a token)
-    and this instance's region from IMDS (None if IMDS could not say), both
+def instance_principal_signer(oci: Any, s: OciSettings) -> Any:
+    """The SDK's instance-principal signer (IMDS certificate, then a token),
     within s.max_total_seconds; any failure is OCI_AUTH_FAILED (or
-    OCI_CLOCK_SKEW), transient."""
+    OCI_CLOCK_SKEW), transient. Its region is IMDS's canonicalRegionName
+    when IMDS gave one (sdk_compat.signer_class), not an older SDK's guess
+    from the short code (docs/oci-behaviour.md)."""
     from pcs_oci.lib.imds import base_url_from_env
 
     imds_base = base_url_from_env()
     environment = ProxyEnvironment(s.proxy)
     deadline = time.monotonic() + s.max_total_seconds
-    # What the thread found out, for the caller (also after a failure).
+    # The token endpoint the thread chose, for the failure's reason.
     found: Dict[str, Any] = {"federation": os.environ.get(FEDERATION_ENDPOINT_ENV, "").strip()}
 
     def build() -> Any:
         # Inside the bound: the region read is part of authenticating.
         region = instance_region(deadline - time.monotonic())
         federation = federation_endpoint(oci, region)
-        found.update(region=region, federation=federation)
+        found.update(federation=federation)
         kwargs: Dict[str, Any] = {
             "retry_strategy": retry_strategy(oci, s, s.max_total_seconds),
             "federation_client_retry_strategy": retry_strategy(oci, s, s.max_total_seconds),
@@ -269,12 +270,11 @@ def instance_principal_signer(oci: Any, s: OciSettings) -> Tuple[Any, Optional[I
             time.sleep(wait)
 
     try:
-        signer = run_bounded(build, s.max_total_seconds, give_up=environment.close)
+        return run_bounded(build, s.max_total_seconds, give_up=environment.close)
     except PcsOciError:
         raise
     except Exception as e:  # any signer failure is an auth failure
         raise _signer_failure(oci, e, str(found["federation"])) from None
-    return signer, found.get("region")
 
 
 def _signer_failure(oci: Any, e: Exception, federation: str) -> CloudError:
@@ -318,15 +318,16 @@ def _signer_failure(oci: Any, e: Exception, federation: str) -> CloudError:
     )
 
 
-def session_of(signer: Any, region: Optional[str]) -> Optional[Any]:
+def session_of(signer: Any) -> Optional[Any]:
     """The signer's token and session key as a session_cache.Session (kept
-    with the region the calls go to), or None if this SDK's signer does not
-    show them as every version so far does (api_key "ST$<token>",
-    private_key): then nothing is cached."""
+    with the signer's region, where the calls go), or None if this SDK's
+    signer does not show them as every version so far does (api_key
+    "ST$<token>", private_key): then nothing is cached."""
     from pcs_oci.lib.oci import session_cache, signing
 
     api_key = getattr(signer, "api_key", None)
     key = getattr(signer, "private_key", None)
+    region = getattr(signer, "region", None)
     if not isinstance(api_key, str) or not api_key.startswith("ST$") or key is None:
         return None
     token = api_key[len("ST$") :]
