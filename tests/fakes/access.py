@@ -44,30 +44,24 @@ def check_query_vnic(cloud: FakeCloud, principal: Optional[str], vnic_id: Option
         )
 
 
-def check_body_vnic(cloud: FakeCloud, principal: Optional[str], body: Mapping[str, Any]) -> None:
-    """400 RelatedResourceNotAuthorizedOrNotFound for a denied vnicId in the body
-    (an unknown one gets the same answer from netops)."""
-    vnic_id = body.get("vnicId")
-    if not vnic_id:
-        return
-    with cloud.store.lock:
-        vnic = cloud.store.res["vnics"].get(vnic_id)
-    if _denied(cloud, principal, vnic):
-        raise related_not_found("VNIC", str(vnic_id))
+# The OCIDs a request body may name: the store's table and the error's wording.
+# GetPublicIpByPrivateIpId names its private IP in the body, not in the URI.
+_BODY_REFERENCES = {"vnicId": ("vnics", "VNIC"), "privateIpId": ("private_ips", "private IP")}
 
 
-def check_body_private_ip(
-    cloud: FakeCloud, principal: Optional[str], body: Mapping[str, Any]
+def check_body(
+    cloud: FakeCloud, principal: Optional[str], body: Mapping[str, Any], key: str
 ) -> None:
-    """400 RelatedResourceNotAuthorizedOrNotFound for a denied privateIpId in the
-    body (GetPublicIpByPrivateIpId names the private IP there, not in the URI)."""
-    private_ip_id = body.get("privateIpId")
-    if not private_ip_id:
+    """400 RelatedResourceNotAuthorizedOrNotFound for a denied body[key]
+    (an unknown one gets the same answer from netops)."""
+    resource_id = body.get(key)
+    if not resource_id:
         return
+    table, what = _BODY_REFERENCES[key]
     with cloud.store.lock:
-        rec = cloud.store.res["private_ips"].get(private_ip_id)
+        rec = cloud.store.res[table].get(resource_id)
     if _denied(cloud, principal, rec):
-        raise related_not_found("private IP", str(private_ip_id))
+        raise related_not_found(what, str(resource_id))
 
 
 def check_subnet(cloud: FakeCloud, principal: Optional[str], subnet_id: Optional[str]) -> None:

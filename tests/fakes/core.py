@@ -81,7 +81,7 @@ def get_ip(c: FakeCloud, r: Request, a: Tuple[str, ...]) -> Response:
 
 def create_ip(c: FakeCloud, r: Request, a: Tuple[str, ...]) -> Response:
     body = _body(r)
-    access.check_body_vnic(c, r.principal, body)
+    access.check_body(c, r.principal, body, "vnicId")
     access.check_subnet(c, r.principal, body.get("subnetId"))
     rec, etag = c.net.create_ip(_family(a[0]), body, r.headers.get("opc-retry-token"))
     return _one(rec, etag)
@@ -90,7 +90,7 @@ def create_ip(c: FakeCloud, r: Request, a: Tuple[str, ...]) -> Response:
 def update_ip(c: FakeCloud, r: Request, a: Tuple[str, ...]) -> Response:
     _ip_in_path(c, r, a)
     body = _body(r)
-    access.check_body_vnic(c, r.principal, body)
+    access.check_body(c, r.principal, body, "vnicId")
     rec, etag = c.net.update_ip(_family(a[0]), a[1], body, r.headers.get("if-match"))
     return _one(rec, etag)
 
@@ -103,7 +103,7 @@ def delete_ip(c: FakeCloud, r: Request, a: Tuple[str, ...]) -> Response:
 
 def get_public_ip_by_private_ip_id(c: FakeCloud, r: Request, a: Tuple[str, ...]) -> Response:
     body = _body(r)
-    access.check_body_private_ip(c, r.principal, body)
+    access.check_body(c, r.principal, body, "privateIpId")
     return _one(*c.public_ips.get_by_private_ip_id(body))
 
 

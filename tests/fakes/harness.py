@@ -6,7 +6,8 @@ with start_fake_oci(make_world()) as fake:
 """
 
 import contextlib
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+import threading
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from tests.fakes.app import FakeApp
 from tests.fakes.compute import Listener
@@ -167,6 +168,18 @@ class FakeOci:
 
     def reset(self) -> None:
         self.cloud.reset()
+
+
+@contextlib.contextmanager
+def meanwhile(seconds: float, change: Callable[..., Any], *args: Any) -> Iterator[None]:
+    """Run change(*args) after seconds, while the block runs (a move that
+    lands, an address deleted, as OCI does it behind a call in progress)."""
+    timer = threading.Timer(seconds, change, args)
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.join()
 
 
 @contextlib.contextmanager

@@ -2,7 +2,6 @@
 (PROVISIONING, AVAILABLE, TERMINATING, TERMINATED: the SDK model's states; no
 recording shows them, see pcs_oci/lib/vip.py for what is assumed)."""
 
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ import pytest
 from pcs_oci.common import reports
 from pcs_oci.lib.errors import CloudError
 from pcs_oci.lib.vip import assign_vip, where_is_vip
-from tests.fakes.harness import FakeOci
+from tests.fakes.harness import FakeOci, meanwhile
 from tests.integration.test_oci_layer import VIP6, ApiFactory, on_vnic, vnic_of
 from tests.integration.test_public_ips import status_on
 
@@ -42,12 +41,8 @@ def test_a_created_ipv6_is_waited_on_until_available(
     assert "still PROVISIONING" in late.value.reports[0].message
     assert _creates(fake_oci) == 1 and on_vnic(fake_oci, VIP6) == local
     # The next start finds it on this VNIC, waits for AVAILABLE, creates nothing.
-    landing = threading.Timer(0.3, fake_oci.land_pending)
-    landing.start()
-    try:
+    with meanwhile(0.3, fake_oci.land_pending):
         again = assign_vip(make_api(), local, VIP6)
-    finally:
-        landing.join()
     assert again.action == "unchanged" and _creates(fake_oci) == 1
     assert fake_oci.ipv6_by_address(VIP6)["lifecycleState"] == "AVAILABLE"
 
@@ -66,12 +61,8 @@ def test_an_ipv6_being_deleted_is_created_anew_once_gone(
     assert "being deleted (TERMINATING)" in busy.value.reports[0].message
     assert not fake_oci.calls("UpdateIpv6") and not fake_oci.calls("CreateIpv6")
 
-    done = threading.Timer(0.3, fake_oci.set_ipv6_state, (VIP6, "TERMINATED"))
-    done.start()
-    try:
+    with meanwhile(0.3, fake_oci.set_ipv6_state, VIP6, "TERMINATED"):
         result = assign_vip(make_api(), local, VIP6)
-    finally:
-        done.join()
     assert result.action == "created" and result.private_ip_id != old
     assert not fake_oci.calls("UpdateIpv6")
 

@@ -10,6 +10,7 @@ from pcs_oci.common import reports
 from pcs_oci.lib.errors import CloudError
 from pcs_oci.lib.oci.api import IPV4
 from pcs_oci.lib.vip import assign_vip
+from tests.fakes.harness import meanwhile
 from tests.integration.test_oci_layer import (
     AUTH_MODES,
     VIP,
@@ -52,12 +53,8 @@ def test_a_move_that_has_not_landed_in_time_is_never_written_twice(
     assert "accepted the move" in message and "still shows no VNIC" in message
     assert _updates(fake_oci) == 1
     # The next start finds it in flight to this node, waits, and writes nothing.
-    landing = threading.Timer(0.3, fake_oci.land_pending)
-    landing.start()
-    try:
+    with meanwhile(0.3, fake_oci.land_pending):
         again = assign_vip(make_api(), local, VIP)
-    finally:
-        landing.join()
     assert again.action == "unchanged" and _updates(fake_oci) == 1
 
 
